@@ -1,0 +1,321 @@
+// ecq-bench: speed and size figures of the ECQ-SGD compressor.
+//
+// Every ratio compares two loops measured in the same run, interleaved, each
+// figure the median of --repeats runs, so machine noise cancels out as far as
+// it can. See docs/benchmarks.md for what each figure means and its target.
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ecq/runtime/compressor.h"
+#include "ecq/runtime/payload.h"
+
+namespace {
+
+using ecq::Compressor;
+using ecq::CompressorConfig;
+using ecq::EncoderChoice;
+using ecq::NormKind;
+using ecq::Span;
+using ecq::Status;
+using Clock = std::chrono::steady_clock;
+using Json = nlohmann::ordered_json;
+
+constexpr int kSchemaVersion = 1;
+constexpr double kRatioTarget = 0.5;
+constexpr double kEntropyOverheadTarget = 1.02;
+
+struct Options {
+  std::uint32_t elements = 16u << 20;
+  std::uint32_t entropy_elements = 1u << 20;
+  int repeats = 7;
+  std::string json_path;
+};
+
+std::vector<float> gaussian(std::size_t size, std::uint32_t seed) {
+  std::mt19937 engine(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> values(size);
+  for (float& value : values) {
+    value = normal(engine);
+  }
+  return values;
+}
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+// Runs `first` and `second` alternately `repeats` times and returns the median
+// seconds of each, so that both see the same machine state.
+std::pair<double, double> time_pair(int repeats, const std::function<void()>& first,
+                                    const std::function<void()>& second) {
+  std::vector<double> first_times;
+  std::vector<double> second_times;
+  first();  // warm caches, page in buffers
+  second();
+  for (int r = 0; r < repeats; ++r) {
+    auto start = Clock::now();
+    first();
+    first_times.push_back(seconds_since(start));
+    start = Clock::now();
+    second();
+    second_times.push_back(seconds_since(start));
+  }
+  return {median(first_times), median(second_times)};
+}
+
+void check(Status status, const char* what) {
+  if (status != Status::kOk) {
+    std::fprintf(stderr, "ecq-bench: %s failed: %s\n", what, ecq::status_name(status));
+    std::exit(1);
+  }
+}
+
+CompressorConfig bench_config(std::uint32_t elements, ecq::Method method, std::uint32_t levels, NormKind norm,
+                              EncoderChoice encoder) {
+  CompressorConfig config;
+  config.dimension = elements;
+  config.method = method;
+  config.quantizer.bucket_size = 512;
+  config.quantizer.levels = levels;
+  config.quantizer.norm = norm;
+  config.encoder = encoder;
+  return config;
+}
+
+// A compressor with its own arena and payload buffer.
+struct Bench {
+  explicit Bench(const CompressorConfig& config)
+      : arena(Compressor::required_arena_bytes(config)), payload(Compressor::max_payload_bytes(config)) {
+    check(compressor.init(config, Span<std::uint8_t>(arena.data(), arena.size())), "init");
+  }
+  void step(const std::vector<float>& gradient, std::uint32_t round) {
+    check(compressor.compress(Span<const float>(gradient.data(), gradient.size()), ecq::StreamKey{1, 2, round},
+                              Span<std::uint8_t>(payload.data(), payload.size()), &size),
+          "compress");
+  }
+  ecq::PayloadView view() const {
+    ecq::PayloadView result;
+    ecq::DecodeLimits limits;
+    limits.max_dimension = UINT32_MAX;
+    limits.max_payload_bytes = SIZE_MAX;
+    check(ecq::validate_payload(Span<const std::uint8_t>(payload.data(), size), limits, &result), "validate");
+    return result;
+  }
+  std::vector<std::uint8_t> arena;
+  std::vector<std::uint8_t> payload;
+  Compressor compressor;
+  std::size_t size = 0;
+};
+
+Json bench_compress(const Options& options) {
+  const std::uint32_t n = options.elements;
+  const std::vector<float> gradient = gaussian(n, 1);
+  Bench fixed(bench_config(n, ecq::Method::kEcq, 4, NormKind::kL2, EncoderChoice::kFixedWidth));
+  Bench entropy(bench_config(n, ecq::Method::kEcq, 4, NormKind::kL2, EncoderChoice::kAuto));
+  const float beta = fixed.compressor.compensation().beta;
+  // The floor: h = beta * h + g over arrays of the same size, the least any
+  // step that updates h in place must do.
+  std::vector<float> floor_error(n, 0.5f);
+  std::uint32_t round = 0;
+  const auto [compress_s, floor_s] = time_pair(
+      options.repeats, [&] { fixed.step(gradient, round++); },
+      [&] {
+        float* h = floor_error.data();
+        const float* g = gradient.data();
+        for (std::uint32_t i = 0; i < n; ++i) {
+          h[i] = beta * h[i] + g[i];
+        }
+      });
+  const auto [entropy_s, unused] = time_pair(
+      options.repeats, [&] { entropy.step(gradient, round++); }, [] {});
+  (void)unused;
+
+  Json result;
+  result["elements"] = n;
+  result["bucket_size"] = 512;
+  result["levels"] = 4;
+  result["norm"] = "l2";
+  result["compress_elements_per_s"] = n / compress_s;
+  result["floor_elements_per_s"] = n / floor_s;
+  result["compress_ratio_to_floor"] = floor_s / compress_s;
+  result["compress_ratio_target"] = kRatioTarget;
+  result["compress_entropy_elements_per_s"] = n / entropy_s;
+  result["bits_per_element_fixed_width"] = 8.0 * static_cast<double>(fixed.size) / n;
+  result["bits_per_element_entropy"] = 8.0 * static_cast<double>(entropy.size) / n;
+  result["entropy_encoding"] = ecq::encoding_name(entropy.view().encoding());
+  return result;
+}
+
+Json bench_decode(const Options& options) {
+  const std::uint32_t n = options.elements;
+  const std::vector<float> gradient = gaussian(n, 2);
+  Bench fixed(bench_config(n, ecq::Method::kEcq, 4, NormKind::kL2, EncoderChoice::kFixedWidth));
+  fixed.step(gradient, 0);
+  const ecq::PayloadView view = fixed.view();
+  std::vector<float> sum(n, 0.0f);
+  std::vector<float> floor_sum(n, 1.0f);
+  const auto [decode_s, floor_s] = time_pair(
+      options.repeats,
+      [&] { check(ecq::accumulate_payload(view, 0.125f, Span<float>(sum.data(), sum.size())), "accumulate"); },
+      [&] {
+        float* acc = floor_sum.data();
+        for (std::uint32_t i = 0; i < n; ++i) {
+          acc[i] = 0.999f * acc[i];
+        }
+      });
+  const auto [validate_s, unused] = time_pair(options.repeats, [&] { (void)fixed.view(); }, [] {});
+  (void)unused;
+
+  Json result;
+  result["elements"] = n;
+  result["decode_elements_per_s"] = n / decode_s;
+  result["floor_elements_per_s"] = n / floor_s;
+  result["decode_ratio_to_floor"] = floor_s / decode_s;
+  result["decode_ratio_target"] = kRatioTarget;
+  result["validate_elements_per_s"] = n / validate_s;
+  result["validate_and_decode_ratio_to_floor"] = floor_s / (decode_s + validate_s);
+  return result;
+}
+
+// Order-0 entropy of the symbols in a fixed-width payload, in bits.
+double symbol_entropy_bits(const Bench& fixed, std::uint32_t levels, std::uint32_t dimension) {
+  const ecq::PayloadView view = fixed.view();
+  const std::uint32_t bits = ecq::bits_per_symbol(levels);
+  std::vector<double> counts(2 * levels + 1, 0.0);
+  const std::uint8_t* body = view.body();
+  for (std::uint64_t i = 0; i < dimension; ++i) {
+    const std::uint64_t bit = i * bits;
+    std::uint32_t word = body[bit / 8];
+    if (bit / 8 + 1 < view.body_bytes()) {
+      word |= static_cast<std::uint32_t>(body[bit / 8 + 1]) << 8;
+    }
+    counts[(word >> (bit % 8)) & ((1u << bits) - 1u)] += 1.0;
+  }
+  double entropy = 0.0;
+  for (double count : counts) {
+    if (count > 0.0) {
+      entropy += count * std::log2(dimension / count);
+    }
+  }
+  return entropy;
+}
+
+Json bench_entropy(const Options& options, double* worst_overhead) {
+  const std::uint32_t n = options.entropy_elements;
+  const std::vector<float> gradient = gaussian(n, 3);
+  Json by_norm;
+  for (NormKind norm : {NormKind::kL2, NormKind::kLinf}) {
+    Json by_levels;
+    for (std::uint32_t levels : {1u, 2u, 4u, 8u, 16u}) {
+      Bench fixed(bench_config(n, ecq::Method::kQsgd, levels, norm, EncoderChoice::kFixedWidth));
+      Bench entropy(bench_config(n, ecq::Method::kQsgd, levels, norm, EncoderChoice::kEntropy));
+      fixed.step(gradient, 0);
+      entropy.step(gradient, 0);
+      const ecq::PayloadView view = entropy.view();
+      const double entropy_bits = symbol_entropy_bits(fixed, levels, n);
+      const double coded_bits = 8.0 * static_cast<double>(view.body_bytes() - view.table_bytes());
+      const double overhead = coded_bits / entropy_bits;
+      *worst_overhead = std::max(*worst_overhead, overhead);
+      Json row;
+      row["encoding"] = ecq::encoding_name(view.encoding());
+      row["entropy_overhead"] = overhead;
+      row["entropy_bits_per_element"] = entropy_bits / n;
+      row["coded_bits_per_element"] = coded_bits / n;
+      row["table_bytes"] = view.table_bytes();
+      row["bits_per_element"] = 8.0 * static_cast<double>(entropy.size) / n;
+      row["bits_per_element_fixed_width"] = 8.0 * static_cast<double>(fixed.size) / n;
+      by_levels["s" + std::to_string(levels)] = row;
+    }
+    by_norm[norm == NormKind::kL2 ? "l2" : "linf"] = by_levels;
+  }
+  Json result;
+  result["gaussian_1m"] = by_norm;
+  return result;
+}
+
+void print_report(const Json& report) {
+  const Json& compress = report["compress"];
+  const Json& decode = report["decode"];
+  std::printf("ecq-bench: %u elements, bucket 512, s = 4, l2, median of %d runs\n",
+              compress["elements"].get<unsigned>(), report["repeats"].get<int>());
+  std::printf("  %-40s %14s %10s\n", "figure", "value", "target");
+  std::printf("  %-40s %14.3f %10s\n", "compress_ratio_to_floor", compress["compress_ratio_to_floor"].get<double>(), ">= 0.5");
+  std::printf("  %-40s %14.3e\n", "compress_elements_per_s", compress["compress_elements_per_s"].get<double>());
+  std::printf("  %-40s %14.3e\n", "floor_elements_per_s (h = beta*h + g)", compress["floor_elements_per_s"].get<double>());
+  std::printf("  %-40s %14.3e\n", "compress_entropy_elements_per_s", compress["compress_entropy_elements_per_s"].get<double>());
+  std::printf("  %-40s %14.3f\n", "bits_per_element_fixed_width", compress["bits_per_element_fixed_width"].get<double>());
+  std::printf("  %-40s %14.3f\n", "bits_per_element_entropy", compress["bits_per_element_entropy"].get<double>());
+  std::printf("  %-40s %14.3f %10s\n", "decode_ratio_to_floor", decode["decode_ratio_to_floor"].get<double>(), ">= 0.5");
+  std::printf("  %-40s %14.3e\n", "decode_elements_per_s", decode["decode_elements_per_s"].get<double>());
+  std::printf("  %-40s %14.3e\n", "floor_elements_per_s (acc = c*acc)", decode["floor_elements_per_s"].get<double>());
+  std::printf("  %-40s %14.3e\n", "validate_elements_per_s", decode["validate_elements_per_s"].get<double>());
+  std::printf("\n  entropy_overhead, gaussian_1m, bucket 512 (target <= 1.02)\n");
+  std::printf("  %-5s %-4s %10s %14s %14s %12s %14s\n", "norm", "s", "overhead", "entropy b/el", "coded b/el",
+              "table bytes", "payload b/el");
+  for (const auto& [norm, by_levels] : report["entropy_overhead"]["gaussian_1m"].items()) {
+    for (const auto& [levels, row] : by_levels.items()) {
+      std::printf("  %-5s %-4s %10.4f %14.4f %14.4f %12u %14.4f\n", norm.c_str(), levels.c_str(),
+                  row["entropy_overhead"].get<double>(), row["entropy_bits_per_element"].get<double>(),
+                  row["coded_bits_per_element"].get<double>(), row["table_bytes"].get<unsigned>(),
+                  row["bits_per_element"].get<double>());
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  CLI::App app{"ecq-bench: compressor throughput against memory-bound floors, and payload sizes"};
+  app.add_option("--elements", options.elements, "gradient elements for the throughput figures")
+      ->check(CLI::Range(1024u, 1u << 30));
+  app.add_option("--entropy-elements", options.entropy_elements, "elements of the gaussian input for entropy_overhead")
+      ->check(CLI::Range(1024u, 1u << 28));
+  app.add_option("--repeats", options.repeats, "timed runs per figure; the median is reported")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--json", options.json_path, "also write every figure to this JSON file");
+  CLI11_PARSE(app, argc, argv);
+
+  Json report;
+  report["schema_version"] = kSchemaVersion;
+  report["repeats"] = options.repeats;
+  report["hardware_threads"] = std::thread::hardware_concurrency();
+  report["compress"] = bench_compress(options);
+  report["decode"] = bench_decode(options);
+  double worst_overhead = 0.0;
+  report["entropy_overhead"] = bench_entropy(options, &worst_overhead);
+  report["entropy_overhead_max"] = worst_overhead;
+  report["entropy_overhead_target"] = kEntropyOverheadTarget;
+  print_report(report);
+
+  if (!options.json_path.empty()) {
+    std::ofstream file(options.json_path);
+    if (!file) {
+      std::fprintf(stderr, "ecq-bench: cannot open %s for writing; check the directory exists\n",
+                   options.json_path.c_str());
+      return 1;
+    }
+    file << report.dump(2) << '\n';
+    std::printf("\nwrote %s\n", options.json_path.c_str());
+  }
+  return 0;
+}

@@ -1,0 +1,177 @@
+#pragma once
+// Error-compensated quantized SGD (ECQ-SGD) compressor for one device, after
+// J. Wu, W. Huang, J. Huang, T. Zhang, "Error Compensated Quantized SGD and its
+// Applications to Large-scale Distributed Optimization", ICML 2018.
+//
+// Each step takes a gradient g and the accumulated quantization error h
+// (h = 0 at start) and
+//   sends   q = Q(g + alpha * h)
+//   keeps   h <- beta * h + (g - q)
+// The error term is the raw gradient minus what was sent.
+//
+// Memory: every buffer comes from a caller-given arena whose size
+// required_arena_bytes() computes from the configuration, and compress()
+// writes into a caller-given payload buffer of max_payload_bytes(). Nothing
+// allocates after init().
+//
+// Arithmetic: fp32 with every result below the normal float range flushed to
+// +0, l2 norms summed in double over 8 fixed lanes, and no fused multiply-add
+// (the library is built with -ffp-contract=off). The payload for a given
+// gradient, error buffer and stream key is therefore byte-identical on every
+// architecture, vector width and thread count.
+
+#include <cstddef>
+#include <cstdint>
+
+#include "ecq/runtime/payload.h"
+#include "ecq/runtime/philox.h"
+#include "ecq/runtime/quantizer.h"
+#include "ecq/runtime/span.h"
+#include "ecq/runtime/status.h"
+
+namespace ecq {
+
+/// The compressors ecq offers, all run through the same code path.
+enum class Method : std::uint8_t {
+  kFp32 = 0,  ///< 32-bit pass-through: the gradient is sent as raw floats
+  kQsgd = 1,  ///< Q(g) with alpha = 0: no error buffer is kept at all
+  kEf = 2,    ///< classic error feedback, alpha = beta = 1 (forced; see below)
+  kEcq = 3,   ///< ECQ-SGD with the configured or default alpha and beta
+};
+
+/// Returns "fp32", "qsgd", "ef" or "ecq".
+const char* method_name(Method method);
+
+/// Parses a method name as method_name() spells it. Returns false for any
+/// other text and leaves `method` unchanged.
+bool parse_method(const char* name, Method* method);
+
+/// alpha (compensation coefficient) and beta (decay of the error buffer).
+struct Compensation {
+  float alpha = 0.0f;
+  float beta = 0.0f;
+  /// Accept a pair that breaks the stability condition; init() then logs a
+  /// warning. Without it such a pair is rejected with kUnstableCompensation.
+  bool force = false;
+};
+
+/// Returns alpha^2 * gamma + (beta - alpha)^2. Below 1 the contribution of old
+/// quantization errors decays geometrically (the paper's condition for
+/// quadratic objectives); at or above 1 it can grow without bound.
+double stability_value(const Compensation& compensation, double gamma);
+
+/// Target value of stability_value() that default_compensation() aims for.
+constexpr double kDefaultStabilityTarget = 0.9;
+
+/// Returns a stable (alpha, beta) with margin for a quantizer. The rule:
+///   alpha = min(1, 0.6 / sqrt(gamma))                (alpha^2 gamma <= 0.36)
+///   beta  = min(0.95, alpha + sqrt(0.9 - alpha^2 gamma))
+/// so stability_value() <= 0.9. It lands near the pairs an independent run of
+/// the paper's linear regression measured best: at gamma = 4 (l2, s = 4,
+/// b = 256) it gives alpha = 0.3, beta = 0.95 (measured: alpha = 0.3,
+/// beta = 0.9 beat alpha = beta = 0.4), and at gamma = 8 (b = 1024) alpha =
+/// 0.21, beta = 0.947 (measured: alpha = 0.2, beta = 0.95). At gamma = 16 (l2,
+/// s = 2, b = 1024), where classic error feedback diverges, it gives alpha =
+/// 0.15, beta = 0.885.
+Compensation default_compensation(const QuantizerConfig& quantizer);
+
+/// Which payload encoding compress() may produce.
+enum class EncoderChoice : std::uint8_t {
+  kAuto = 0,        ///< entropy-coded when that is smaller, else fixed width
+  kFixedWidth = 1,  ///< always fixed width
+  kEntropy = 2,     ///< entropy-coded unless it would be larger than fixed width
+};
+
+struct CompressorConfig {
+  std::uint32_t dimension = 0;  ///< number of gradient elements, >= 1
+  Method method = Method::kEcq;
+  QuantizerConfig quantizer;
+  /// Used by kEcq only. Leave `use_default_compensation` set to take
+  /// default_compensation(quantizer).
+  Compensation compensation;
+  bool use_default_compensation = true;
+  EncoderChoice encoder = EncoderChoice::kAuto;
+};
+
+/// Compresses one device's gradients step after step. Not copyable: it owns a
+/// view of the caller's arena.
+class Compressor {
+ public:
+  Compressor() = default;
+  Compressor(const Compressor&) = delete;
+  Compressor& operator=(const Compressor&) = delete;
+
+  /// Returns the arena size init() needs for `config`, or 0 when the
+  /// configuration is invalid. Covers the error buffer (4 bytes per element
+  /// unless the method keeps none) and the entropy coder's scratch.
+  static std::size_t required_arena_bytes(const CompressorConfig& config);
+
+  /// Returns the largest payload compress() can produce for `config`, or 0
+  /// when the configuration is invalid.
+  static std::size_t max_payload_bytes(const CompressorConfig& config);
+
+  /// Validates `config`, carves the error buffer and scratch from `arena` and
+  /// sets h = 0. `arena` must stay valid, unmoved and otherwise unused for the
+  /// life of this object and be at least required_arena_bytes(config) long; any
+  /// alignment is fine. May be called again to reconfigure.
+  [[nodiscard]] Status init(const CompressorConfig& config, Span<std::uint8_t> arena);
+
+  /// Runs one step: reads `gradient` (dimension elements), writes the payload
+  /// to out[0..*out_size) and updates the error buffer in place. On any
+  /// failure the error buffer and the rollback state are unchanged and
+  /// last_error() says why: kNonFiniteInput (position = element index, found =
+  /// the value; covers the gradient and the error buffer), kScaleOverflow
+  /// (position = bucket), kErrorBufferOverflow (position = bucket),
+  /// kBufferTooSmall. The random rounding is keyed on `key` and the element
+  /// index only.
+  [[nodiscard]] Status compress(Span<const float> gradient, const StreamKey& key, Span<std::uint8_t> out,
+                                std::size_t* out_size);
+
+  /// Takes back the last compressed update after learning it was not applied.
+  /// Adds the decoded payload to the error buffer, so h = beta * h + g: the
+  /// whole gradient becomes error, as if the step had sent nothing. `payload`
+  /// must be the exact bytes of the last compress() (the caller keeps them
+  /// until the verdict; no second copy is kept here) and is checked against
+  /// its CRC. Fails with kStalePayload for any other payload, after a second
+  /// rollback, or after a newer compress(). A no-op for methods without an
+  /// error buffer.
+  [[nodiscard]] Status rollback(Span<const std::uint8_t> payload);
+
+  /// The error buffer h, for persistence. Empty for methods that keep none.
+  Span<const float> error_buffer() const { return Span<const float>(error_, error_ != nullptr ? dimension() : 0); }
+
+  /// Replaces h, e.g. after a restart. Rejects NaN or Inf (kNonFiniteInput)
+  /// and a size other than dimension() (kInvalidArgument), leaving h as it was.
+  [[nodiscard]] Status load_error_buffer(Span<const float> values);
+
+  /// Sets h = 0 and forgets the rollback state.
+  void reset_error_buffer();
+
+  const CompressorConfig& config() const { return config_; }
+  std::uint32_t dimension() const { return config_.dimension; }
+  /// The (alpha, beta) in use after init(); both 0 for kFp32 and kQsgd.
+  const Compensation& compensation() const { return compensation_; }
+  const ErrorInfo& last_error() const { return last_error_; }
+
+ private:
+  Status fail(Status status, std::uint64_t position = 0, double found = 0.0, double limit = 0.0);
+  Status scan_buckets(const float* gradient, std::uint8_t* scales);
+  void quantize_buckets(const float* gradient, const StreamKey& key, const std::uint8_t* scales,
+                        std::uint8_t* symbols, std::uint32_t* histogram);
+  std::size_t try_entropy_coding(const std::uint32_t* histogram, std::uint8_t* symbols, std::size_t fixed_bytes);
+
+  CompressorConfig config_;
+  Compensation compensation_;
+  bool initialized_ = false;
+  float* error_ = nullptr;           // h, dimension elements, or nullptr
+  std::uint8_t* scratch_ = nullptr;  // entropy coder output
+  std::size_t scratch_bytes_ = 0;
+  // Rollback state: the CRC and size of the last payload, and whether it can
+  // still be taken back.
+  bool rollback_armed_ = false;
+  std::uint32_t last_crc_ = 0;
+  std::size_t last_size_ = 0;
+  ErrorInfo last_error_;
+};
+
+}  // namespace ecq

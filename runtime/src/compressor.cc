@@ -1,0 +1,478 @@
+#include "ecq/runtime/compressor.h"
+
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+#include <initializer_list>
+
+#include "bits.h"
+#include "ecq/runtime/crc32c.h"
+#include "ecq/runtime/log.h"
+#include "ecq/runtime/rans.h"
+
+namespace ecq {
+namespace detail {
+void add_payload_flushed(const PayloadView& view, float* sum);
+}  // namespace detail
+
+namespace {
+
+using detail::flush;
+using detail::non_finite;
+
+constexpr std::size_t kArenaAlignment = 64;
+// Elements quantized per inner chunk: their symbols and random draws live on
+// the stack between the arithmetic and the bit packing.
+constexpr std::uint32_t kChunk = 256;
+
+bool keeps_error(Method method) { return method == Method::kEf || method == Method::kEcq; }
+
+std::uint32_t bucket_count(const CompressorConfig& config) {
+  return static_cast<std::uint32_t>((static_cast<std::uint64_t>(config.dimension) + config.quantizer.bucket_size - 1) /
+                                    config.quantizer.bucket_size);
+}
+
+std::size_t fixed_symbol_bytes(const CompressorConfig& config) {
+  return static_cast<std::size_t>(
+      (static_cast<std::uint64_t>(config.dimension) * bits_per_symbol(config.quantizer.levels) + 7) / 8);
+}
+
+bool valid_shape(const CompressorConfig& config) {
+  if (config.dimension == 0) {
+    return false;
+  }
+  if (config.method == Method::kFp32) {
+    return raw_payload_bytes(config.dimension) != 0;
+  }
+  return config.method <= Method::kEcq && fixed_width_payload_bytes(config.dimension, config.quantizer) != 0;
+}
+
+bool needs_scratch(const CompressorConfig& config) {
+  return config.method != Method::kFp32 && config.encoder != EncoderChoice::kFixedWidth;
+}
+
+// v = g + alpha * h with each result flushed. Both passes call this, so the
+// scan and the quantizer see bit-identical values.
+inline float compensated(float gradient, float error, float alpha) {
+  return flush(gradient + flush(alpha * error));
+}
+
+// Fills draws[0..count) with the uniforms of elements first..first+count.
+void fill_uniforms(const StreamKey& key, std::uint32_t first, std::uint32_t count, float* draws) {
+  std::uint32_t index = first;
+  PhiloxBlock block = stream_block(key, index / 4);
+  for (std::uint32_t j = 0; j < count; ++j, ++index) {
+    if (j != 0 && index % 4 == 0) {
+      block = stream_block(key, index / 4);
+    }
+    draws[j] = uniform_from_bits(block.word[index % 4]);
+  }
+}
+
+void write_header(std::uint8_t* out, Encoding encoding, const CompressorConfig& config, std::uint32_t body_bytes) {
+  std::memcpy(out, kPayloadMagic, sizeof kPayloadMagic);
+  out[4] = kPayloadVersion;
+  out[5] = static_cast<std::uint8_t>(encoding);
+  const bool raw = encoding == Encoding::kRawFp32;
+  out[6] = raw ? 0 : static_cast<std::uint8_t>(config.quantizer.norm);
+  out[7] = raw ? 0 : static_cast<std::uint8_t>(config.quantizer.levels);
+  detail::store_u32(out + 8, config.dimension);
+  detail::store_u32(out + 12, raw ? 0 : config.quantizer.bucket_size);
+  detail::store_u32(out + 16, body_bytes);
+}
+
+// Appends the CRC-32C and returns the total payload size.
+std::size_t seal(std::uint8_t* out, std::size_t size_before_checksum) {
+  detail::store_u32(out + size_before_checksum, crc32c(out, size_before_checksum));
+  return size_before_checksum + kPayloadChecksumBytes;
+}
+
+}  // namespace
+
+const char* method_name(Method method) {
+  switch (method) {
+    case Method::kFp32: return "fp32";
+    case Method::kQsgd: return "qsgd";
+    case Method::kEf: return "ef";
+    case Method::kEcq: return "ecq";
+  }
+  return "unknown";
+}
+
+bool parse_method(const char* name, Method* method) {
+  for (Method candidate : {Method::kFp32, Method::kQsgd, Method::kEf, Method::kEcq}) {
+    if (std::strcmp(name, method_name(candidate)) == 0) {
+      *method = candidate;
+      return true;
+    }
+  }
+  return false;
+}
+
+double stability_value(const Compensation& compensation, double gamma) {
+  const double alpha = compensation.alpha;
+  const double beta = compensation.beta;
+  return alpha * alpha * gamma + (beta - alpha) * (beta - alpha);
+}
+
+Compensation default_compensation(const QuantizerConfig& quantizer) {
+  const double gamma = variance_bound(quantizer);
+  const double alpha = std::fmin(1.0, 0.6 / std::sqrt(gamma));
+  const double beta = std::fmin(0.95, alpha + std::sqrt(kDefaultStabilityTarget - alpha * alpha * gamma));
+  return Compensation{static_cast<float>(alpha), static_cast<float>(beta), false};
+}
+
+std::size_t Compressor::required_arena_bytes(const CompressorConfig& config) {
+  if (!valid_shape(config)) {
+    return 0;
+  }
+  std::size_t bytes = kArenaAlignment - 1;
+  if (keeps_error(config.method)) {
+    bytes += sizeof(float) * static_cast<std::size_t>(config.dimension);
+  }
+  if (needs_scratch(config)) {
+    bytes += fixed_symbol_bytes(config);
+  }
+  return bytes;
+}
+
+std::size_t Compressor::max_payload_bytes(const CompressorConfig& config) {
+  if (!valid_shape(config)) {
+    return 0;
+  }
+  if (config.method == Method::kFp32) {
+    return raw_payload_bytes(config.dimension);
+  }
+  return fixed_width_payload_bytes(config.dimension, config.quantizer);
+}
+
+Status Compressor::fail(Status status, std::uint64_t position, double found, double limit) {
+  last_error_ = ErrorInfo{status, position, found, limit};
+  return status;
+}
+
+Status Compressor::init(const CompressorConfig& config, Span<std::uint8_t> arena) {
+  initialized_ = false;
+  rollback_armed_ = false;
+  error_ = nullptr;
+  scratch_ = nullptr;
+  scratch_bytes_ = 0;
+  if (config.method > Method::kEcq) {
+    return fail(Status::kInvalidArgument, 0, static_cast<double>(config.method), 3);
+  }
+  if (config.method != Method::kFp32) {
+    ErrorInfo quantizer_error;
+    if (validate_quantizer(config.quantizer, &quantizer_error) != Status::kOk) {
+      last_error_ = quantizer_error;
+      return quantizer_error.status;
+    }
+  }
+  if (!valid_shape(config)) {
+    return fail(Status::kInvalidArgument, 0, config.dimension, 1);
+  }
+
+  Compensation compensation;
+  if (config.method == Method::kEf) {
+    compensation = Compensation{1.0f, 1.0f, true};
+  } else if (config.method == Method::kEcq) {
+    compensation = config.use_default_compensation ? default_compensation(config.quantizer) : config.compensation;
+  }
+  if (!(compensation.alpha >= 0.0f && compensation.alpha <= 1.0f)) {
+    return fail(Status::kInvalidArgument, 0, static_cast<double>(compensation.alpha), 1.0);
+  }
+  if (!(compensation.beta >= 0.0f && compensation.beta <= 1.0f)) {
+    return fail(Status::kInvalidArgument, 1, static_cast<double>(compensation.beta), 1.0);
+  }
+  if (keeps_error(config.method) && compensation.alpha > 0.0f) {
+    const double gamma = variance_bound(config.quantizer);
+    const double stability = stability_value(compensation, gamma);
+    if (stability >= 1.0 && !compensation.force) {
+      return fail(Status::kUnstableCompensation, 0, stability, 1.0);
+    }
+    if (stability >= 1.0) {
+      log_message(LogLevel::kWarning,
+                  "compressor %s: alpha=%g beta=%g gives alpha^2*gamma+(beta-alpha)^2=%g >= 1 with gamma=%g "
+                  "(bucket %u, s=%u); forced, so the error buffer may grow without bound",
+                  method_name(config.method), static_cast<double>(compensation.alpha),
+                  static_cast<double>(compensation.beta), stability, gamma, config.quantizer.bucket_size,
+                  config.quantizer.levels);
+    }
+  }
+
+  const std::size_t needed = required_arena_bytes(config);
+  if (arena.size() < needed || arena.data() == nullptr) {
+    return fail(Status::kBufferTooSmall, 0, static_cast<double>(arena.size()), static_cast<double>(needed));
+  }
+  const auto address = reinterpret_cast<std::uintptr_t>(arena.data());
+  std::uint8_t* cursor = arena.data() + ((kArenaAlignment - address % kArenaAlignment) % kArenaAlignment);
+  if (keeps_error(config.method)) {
+    error_ = reinterpret_cast<float*>(cursor);
+    cursor += sizeof(float) * static_cast<std::size_t>(config.dimension);
+  }
+  if (needs_scratch(config)) {
+    scratch_ = cursor;
+    scratch_bytes_ = fixed_symbol_bytes(config);
+  }
+
+  config_ = config;
+  compensation_ = compensation;
+  initialized_ = true;
+  reset_error_buffer();
+  last_error_ = ErrorInfo{};
+  return Status::kOk;
+}
+
+void Compressor::reset_error_buffer() {
+  if (error_ != nullptr) {
+    std::memset(error_, 0, sizeof(float) * static_cast<std::size_t>(config_.dimension));
+  }
+  rollback_armed_ = false;
+}
+
+Status Compressor::load_error_buffer(Span<const float> values) {
+  if (!initialized_) {
+    return fail(Status::kNotInitialized);
+  }
+  if (error_ == nullptr || values.size() != config_.dimension) {
+    return fail(Status::kInvalidArgument, 0, static_cast<double>(values.size()),
+                error_ == nullptr ? 0.0 : static_cast<double>(config_.dimension));
+  }
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (non_finite(values[i])) {
+      return fail(Status::kNonFiniteInput, i, static_cast<double>(values[i]), FLT_MAX);
+    }
+  }
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    error_[i] = flush(values[i]);
+  }
+  rollback_armed_ = false;
+  return Status::kOk;
+}
+
+// Pass 1: checks the gradient and the error buffer, and stores every bucket's
+// scale. It writes nothing but the scales, so a rejected step leaves h as it
+// was.
+Status Compressor::scan_buckets(const float* gradient, std::uint8_t* scales) {
+  const std::uint32_t dimension = config_.dimension;
+  const std::uint32_t bucket = config_.quantizer.bucket_size;
+  const float alpha = compensation_.alpha;
+  const float beta = compensation_.beta;
+  const float* error = error_;
+  const float zero_below = static_cast<float>(config_.quantizer.levels) * FLT_MIN;
+
+  for (std::uint32_t k = 0, begin = 0; begin < dimension; ++k, begin += bucket) {
+    const std::uint32_t end = dimension - begin < bucket ? dimension : begin + bucket;
+    double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    float max_abs = 0.0f;
+    float max_error_bound = 0.0f;  // max |g| + beta |h|: bounds |h_new| before q
+    bool bad = false;
+    for (std::uint32_t i = begin; i < end; ++i) {
+      const float g = gradient[i];
+      const float h = error != nullptr ? error[i] : 0.0f;
+      const float v = compensated(flush(g), flush(h), alpha);
+      bad |= non_finite(g) | non_finite(h) | non_finite(v);
+      const auto vd = static_cast<double>(v);
+      lanes[(i - begin) % 8] += vd * vd;
+      max_abs = std::fmax(max_abs, std::fabs(v));
+      max_error_bound = std::fmax(max_error_bound, std::fabs(flush(g)) + beta * std::fabs(flush(h)));
+    }
+    if (bad) {
+      for (std::uint32_t i = begin; i < end; ++i) {
+        if (non_finite(gradient[i])) {
+          return fail(Status::kNonFiniteInput, i, static_cast<double>(gradient[i]), FLT_MAX);
+        }
+        if (error != nullptr && non_finite(error[i])) {
+          return fail(Status::kNonFiniteInput, i, static_cast<double>(error[i]), FLT_MAX);
+        }
+      }
+      return fail(Status::kErrorBufferOverflow, k, HUGE_VAL, FLT_MAX);
+    }
+
+    double norm = static_cast<double>(max_abs);
+    if (config_.quantizer.norm == NormKind::kL2) {
+      norm = std::sqrt(((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7])));
+    }
+    if (norm > static_cast<double>(FLT_MAX)) {
+      return fail(Status::kScaleOverflow, k, norm, FLT_MAX);
+    }
+    float scale = static_cast<float>(norm);
+    if (scale < zero_below) {
+      scale = 0.0f;  // its level step would be below the normal float range
+    }
+    if (error != nullptr) {
+      const double bound = static_cast<double>(max_error_bound) + static_cast<double>(scale);
+      if (!(bound <= static_cast<double>(FLT_MAX))) {
+        return fail(Status::kErrorBufferOverflow, k, bound, FLT_MAX);
+      }
+    }
+    detail::store_f32(scales + 4u * k, scale);
+  }
+  return Status::kOk;
+}
+
+// Pass 2: quantizes with the scales from pass 1, packs the symbols and updates
+// the error buffer. Cannot fail: pass 1 checked every value it uses.
+void Compressor::quantize_buckets(const float* gradient, const StreamKey& key, const std::uint8_t* scales,
+                                  std::uint8_t* symbols, std::uint32_t* histogram) {
+  const std::uint32_t dimension = config_.dimension;
+  const std::uint32_t bucket = config_.quantizer.bucket_size;
+  const std::uint32_t levels = config_.quantizer.levels;
+  const auto top = static_cast<float>(levels);
+  const float alpha = compensation_.alpha;
+  const float beta = compensation_.beta;
+  float* error = error_;
+  detail::BitWriter writer(symbols, bits_per_symbol(levels));
+  float draws[kChunk];
+  std::uint8_t codes[kChunk];
+
+  for (std::uint32_t k = 0, begin = 0; begin < dimension; ++k, begin += bucket) {
+    const std::uint32_t end = dimension - begin < bucket ? dimension : begin + bucket;
+    const float scale = detail::load_f32(scales + 4u * k);
+    const float step = detail::level_step(scale, levels);
+    const float ratio = scale > 0.0f ? static_cast<float>(static_cast<double>(levels) / static_cast<double>(scale)) : 0.0f;
+    for (std::uint32_t chunk = begin; chunk < end; chunk += kChunk) {
+      const std::uint32_t count = end - chunk < kChunk ? end - chunk : kChunk;
+      fill_uniforms(key, chunk, count, draws);
+      for (std::uint32_t j = 0; j < count; ++j) {
+        const std::uint32_t i = chunk + j;
+        const float g = flush(gradient[i]);
+        const float h = error != nullptr ? flush(error[i]) : 0.0f;
+        const float v = compensated(g, h, alpha);
+        const float a = std::fabs(v) * ratio;
+        const float floor_level = std::fmin(std::floor(a), top);
+        float level = floor_level + (draws[j] < a - floor_level ? 1.0f : 0.0f);
+        level = std::fmin(level, top);
+        const float signed_level = v < 0.0f ? -level : level;
+        codes[j] = static_cast<std::uint8_t>(static_cast<int>(signed_level) + static_cast<int>(levels));
+        if (error != nullptr) {
+          const float sent = signed_level * step;
+          error[i] = flush(flush(beta * h) + flush(g - sent));
+        }
+      }
+      for (std::uint32_t j = 0; j < count; ++j) {
+        writer.put(codes[j]);
+      }
+      if (histogram != nullptr) {
+        for (std::uint32_t j = 0; j < count; ++j) {
+          ++histogram[codes[j]];
+        }
+      }
+    }
+  }
+  (void)writer.finish();
+}
+
+// Replaces the fixed-width body at `symbols` with a rANS body when that is
+// smaller. Returns the body size in use; the caller reads the encoding from it.
+std::size_t Compressor::try_entropy_coding(const std::uint32_t* histogram, std::uint8_t* symbols,
+                                           std::size_t fixed_bytes) {
+  const std::uint32_t alphabet = 2 * config_.quantizer.levels + 1;
+  rans::FrequencyTable table;
+  if (rans::normalize_frequencies(histogram, alphabet, &table) != Status::kOk) {
+    return fixed_bytes;
+  }
+  const std::size_t table_size = rans::table_bytes(alphabet);
+  if (table_size + rans::kStateBytes >= fixed_bytes) {
+    return fixed_bytes;
+  }
+  if (config_.encoder == EncoderChoice::kAuto) {
+    const double estimate = rans::estimate_coded_bits(histogram, table) / 8.0;
+    if (static_cast<double>(table_size + rans::kStateBytes) + estimate >= static_cast<double>(fixed_bytes)) {
+      return fixed_bytes;
+    }
+  }
+  std::size_t stream_size = 0;
+  const std::size_t capacity = fixed_bytes - table_size < scratch_bytes_ ? fixed_bytes - table_size : scratch_bytes_;
+  const Status status = rans::encode_packed(symbols, bits_per_symbol(config_.quantizer.levels), config_.dimension,
+                                            table, scratch_, capacity, &stream_size);
+  if (status != Status::kOk || table_size + stream_size >= fixed_bytes) {
+    return fixed_bytes;
+  }
+  (void)rans::write_table(table, symbols, table_size);
+  std::memcpy(symbols + table_size, scratch_, stream_size);
+  return table_size + stream_size;
+}
+
+Status Compressor::compress(Span<const float> gradient, const StreamKey& key, Span<std::uint8_t> out,
+                            std::size_t* out_size) {
+  if (!initialized_) {
+    return fail(Status::kNotInitialized);
+  }
+  if (gradient.size() != config_.dimension || gradient.data() == nullptr || out_size == nullptr) {
+    return fail(Status::kInvalidArgument, 0, static_cast<double>(gradient.size()), config_.dimension);
+  }
+  const std::size_t capacity = max_payload_bytes(config_);
+  if (out.size() < capacity || out.data() == nullptr) {
+    return fail(Status::kBufferTooSmall, 0, static_cast<double>(out.size()), static_cast<double>(capacity));
+  }
+  std::uint8_t* payload = out.data();
+
+  if (config_.method == Method::kFp32) {
+    for (std::uint32_t i = 0; i < config_.dimension; ++i) {
+      if (non_finite(gradient[i])) {
+        return fail(Status::kNonFiniteInput, i, static_cast<double>(gradient[i]), FLT_MAX);
+      }
+    }
+    const std::uint32_t body = 4u * config_.dimension;
+    write_header(payload, Encoding::kRawFp32, config_, body);
+    for (std::uint32_t i = 0; i < config_.dimension; ++i) {
+      detail::store_f32(payload + kPayloadHeaderBytes + 4u * i, flush(gradient[i]));
+    }
+    *out_size = seal(payload, kPayloadHeaderBytes + body);
+    last_error_ = ErrorInfo{};
+    return Status::kOk;
+  }
+
+  std::uint8_t* scales = payload + kPayloadHeaderBytes;
+  std::uint8_t* symbols = scales + 4u * static_cast<std::size_t>(bucket_count(config_));
+  const Status scanned = scan_buckets(gradient.data(), scales);
+  if (scanned != Status::kOk) {
+    return scanned;
+  }
+  std::uint32_t histogram[rans::kMaxAlphabet] = {};
+  const bool entropy = config_.encoder != EncoderChoice::kFixedWidth;
+  quantize_buckets(gradient.data(), key, scales, symbols, entropy ? histogram : nullptr);
+
+  const std::size_t fixed_bytes = fixed_symbol_bytes(config_);
+  const std::size_t body = entropy ? try_entropy_coding(histogram, symbols, fixed_bytes) : fixed_bytes;
+  const Encoding encoding = body < fixed_bytes ? Encoding::kRans : Encoding::kFixedWidth;
+  write_header(payload, encoding, config_, static_cast<std::uint32_t>(body));
+  *out_size = seal(payload, static_cast<std::size_t>(symbols - payload) + body);
+
+  rollback_armed_ = error_ != nullptr;
+  last_size_ = *out_size;
+  last_crc_ = detail::load_u32(payload + *out_size - kPayloadChecksumBytes);
+  last_error_ = ErrorInfo{};
+  return Status::kOk;
+}
+
+Status Compressor::rollback(Span<const std::uint8_t> payload) {
+  if (!initialized_) {
+    return fail(Status::kNotInitialized);
+  }
+  if (error_ == nullptr) {
+    return Status::kOk;
+  }
+  if (!rollback_armed_) {
+    return fail(Status::kStalePayload, 0, 0.0, 1.0);
+  }
+  DecodeLimits limits;
+  limits.expected_dimension = config_.dimension;
+  limits.max_dimension = config_.dimension;
+  limits.max_payload_bytes = max_payload_bytes(config_);
+  PayloadView view;
+  ErrorInfo error;
+  if (validate_payload(payload, limits, &view, &error) != Status::kOk) {
+    last_error_ = error;
+    return error.status;
+  }
+  if (view.size_bytes() != last_size_ || view.checksum() != last_crc_) {
+    return fail(Status::kStalePayload, view.size_bytes() - kPayloadChecksumBytes, view.checksum(), last_crc_);
+  }
+  detail::add_payload_flushed(view, error_);
+  rollback_armed_ = false;
+  last_error_ = ErrorInfo{};
+  return Status::kOk;
+}
+
+}  // namespace ecq

@@ -1,0 +1,34 @@
+#include "ecq/runtime/log.h"
+
+#include <cstdarg>
+#include <cstdio>
+
+namespace ecq {
+namespace {
+
+LogSink g_sink = nullptr;
+LogLevel g_level = LogLevel::kInfo;
+
+}  // namespace
+
+void set_log_sink(LogSink sink) { g_sink = sink; }
+
+void set_log_level(LogLevel level) { g_level = level; }
+
+void log_message(LogLevel level, const char* format, ...) {
+  if (static_cast<int>(level) > static_cast<int>(g_level)) {
+    return;
+  }
+  char message[256];
+  va_list arguments;
+  va_start(arguments, format);
+  std::vsnprintf(message, sizeof message, format, arguments);
+  va_end(arguments);
+  if (g_sink != nullptr) {
+    g_sink(level, message);
+  } else {
+    port::log_write(level, message);
+  }
+}
+
+}  // namespace ecq

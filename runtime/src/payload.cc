@@ -1,0 +1,363 @@
+#include "ecq/runtime/payload.h"
+
+#include <cfloat>
+#include <cstring>
+
+#include "bits.h"
+#include "ecq/runtime/crc32c.h"
+#include "ecq/runtime/rans.h"
+
+namespace ecq {
+namespace {
+
+using detail::load_f32;
+using detail::load_u32;
+
+constexpr std::size_t kVersionOffset = 4;
+constexpr std::size_t kEncodingOffset = 5;
+constexpr std::size_t kNormOffset = 6;
+constexpr std::size_t kLevelsOffset = 7;
+constexpr std::size_t kDimensionOffset = 8;
+constexpr std::size_t kBucketOffset = 12;
+constexpr std::size_t kBodySizeOffset = 16;
+constexpr std::size_t kFixedOverhead = kPayloadHeaderBytes + kPayloadChecksumBytes;
+
+// Symbols are decoded in chunks of this many into a stack buffer, then applied.
+constexpr std::uint32_t kChunk = 256;
+
+Status report(ErrorInfo* error, Status status, std::uint64_t position, double found, double limit) {
+  if (error != nullptr) {
+    *error = ErrorInfo{status, position, found, limit};
+  }
+  return status;
+}
+
+std::uint64_t symbol_bits_total(std::uint32_t dimension, std::uint32_t levels) {
+  return static_cast<std::uint64_t>(dimension) * bits_per_symbol(levels);
+}
+
+// Produces the symbols of a validated payload in order, whatever the encoding.
+class SymbolSource {
+ public:
+  explicit SymbolSource(const PayloadView& view)
+      : fixed_(view.body(), view.body_bytes(), bits_per_symbol(view.levels())), rans_(view.encoding() == Encoding::kRans) {
+    if (rans_) {
+      rans::FrequencyTable table;
+      // Both calls succeeded in validate_payload() on the same bytes.
+      (void)rans::read_table(view.body(), view.table_bytes(), 2 * view.levels() + 1, &table);
+      rans::build_decode_table(table, &decode_);
+      (void)stream_.start(view.body() + view.table_bytes(), view.body_bytes() - view.table_bytes());
+    }
+  }
+
+  void read(std::uint32_t count, std::uint8_t* out) {
+    if (rans_) {
+      for (std::uint32_t i = 0; i < count; ++i) {
+        out[i] = static_cast<std::uint8_t>(stream_.next(decode_));
+      }
+    } else {
+      for (std::uint32_t i = 0; i < count; ++i) {
+        out[i] = static_cast<std::uint8_t>(fixed_.get());
+      }
+    }
+  }
+
+ private:
+  detail::BitReader fixed_;
+  bool rans_;
+  rans::DecodeTable decode_;
+  rans::StreamDecoder stream_;
+};
+
+Status check_header(Span<const std::uint8_t> payload, const DecodeLimits& limits, ErrorInfo* error) {
+  const std::uint8_t* p = payload.data();
+  if (payload.size() > limits.max_payload_bytes) {
+    return report(error, Status::kOversizedPayload, 0, static_cast<double>(payload.size()),
+                  static_cast<double>(limits.max_payload_bytes));
+  }
+  if (payload.size() < kFixedOverhead) {
+    return report(error, Status::kTruncatedPayload, payload.size(), static_cast<double>(kFixedOverhead),
+                  static_cast<double>(payload.size()));
+  }
+  if (std::memcmp(p, kPayloadMagic, sizeof kPayloadMagic) != 0) {
+    return report(error, Status::kBadMagic, 0, load_u32(p), load_u32(kPayloadMagic));
+  }
+  if (p[kVersionOffset] != kPayloadVersion) {
+    return report(error, Status::kUnsupportedVersion, kVersionOffset, p[kVersionOffset], kPayloadVersion);
+  }
+  if (p[kEncodingOffset] > static_cast<std::uint8_t>(Encoding::kRans)) {
+    return report(error, Status::kBadHeaderField, kEncodingOffset, p[kEncodingOffset], 2);
+  }
+  const bool raw = p[kEncodingOffset] == static_cast<std::uint8_t>(Encoding::kRawFp32);
+  const std::uint32_t levels = p[kLevelsOffset];
+  const std::uint32_t bucket_size = load_u32(p + kBucketOffset);
+  if (raw ? p[kNormOffset] != 0 : p[kNormOffset] > 1) {
+    return report(error, Status::kBadHeaderField, kNormOffset, p[kNormOffset], raw ? 0 : 1);
+  }
+  if (raw ? levels != 0 : (levels < kMinLevels || levels > kMaxLevels)) {
+    return report(error, Status::kBadHeaderField, kLevelsOffset, levels, raw ? 0 : kMaxLevels);
+  }
+  if (raw ? bucket_size != 0 : bucket_size == 0) {
+    return report(error, Status::kBadHeaderField, kBucketOffset, bucket_size, raw ? 0 : 1);
+  }
+  const std::uint32_t dimension = load_u32(p + kDimensionOffset);
+  if (dimension == 0) {
+    return report(error, Status::kBadHeaderField, kDimensionOffset, 0, 1);
+  }
+  if (dimension > limits.max_dimension) {
+    return report(error, Status::kOversizedPayload, kDimensionOffset, dimension, limits.max_dimension);
+  }
+  if (limits.expected_dimension != 0 && dimension != limits.expected_dimension) {
+    return report(error, Status::kDimensionMismatch, kDimensionOffset, dimension, limits.expected_dimension);
+  }
+  return Status::kOk;
+}
+
+// Checks the body size field against what the encoding allows.
+Status check_body_size(const std::uint8_t* p, ErrorInfo* error) {
+  const auto encoding = static_cast<Encoding>(p[kEncodingOffset]);
+  const std::uint32_t dimension = load_u32(p + kDimensionOffset);
+  const std::uint32_t levels = p[kLevelsOffset];
+  const std::uint64_t body = load_u32(p + kBodySizeOffset);
+  std::uint64_t expected = 0;
+  switch (encoding) {
+    case Encoding::kRawFp32:
+      expected = 4ull * dimension;
+      break;
+    case Encoding::kFixedWidth:
+      expected = (symbol_bits_total(dimension, levels) + 7) / 8;
+      break;
+    case Encoding::kRans: {
+      const std::uint64_t minimum = rans::table_bytes(2 * levels + 1) + rans::kStateBytes;
+      const std::uint64_t maximum = (symbol_bits_total(dimension, levels) + 7) / 8;
+      if (body < minimum || body > maximum) {
+        return report(error, Status::kBadHeaderField, kBodySizeOffset, static_cast<double>(body),
+                      static_cast<double>(body < minimum ? minimum : maximum));
+      }
+      return Status::kOk;
+    }
+  }
+  if (body != expected) {
+    return report(error, Status::kBadHeaderField, kBodySizeOffset, static_cast<double>(body),
+                  static_cast<double>(expected));
+  }
+  return Status::kOk;
+}
+
+Status check_scales(const PayloadView& view, const std::uint8_t* scales, std::size_t scales_offset,
+                    ErrorInfo* error) {
+  for (std::uint32_t k = 0; k < view.bucket_count(); ++k) {
+    const float scale = load_f32(scales + 4u * k);
+    if (detail::non_finite(scale) || scale < 0.0f) {
+      return report(error, Status::kBadScale, scales_offset + 4u * k, static_cast<double>(scale), FLT_MAX);
+    }
+  }
+  return Status::kOk;
+}
+
+Status check_raw_values(const PayloadView& view, std::size_t body_offset, ErrorInfo* error) {
+  for (std::uint32_t i = 0; i < view.dimension(); ++i) {
+    const float value = load_f32(view.body() + 4u * i);
+    if (detail::non_finite(value)) {
+      return report(error, Status::kBadSymbol, body_offset + 4u * i, static_cast<double>(value), FLT_MAX);
+    }
+  }
+  return Status::kOk;
+}
+
+Status check_fixed_symbols(const PayloadView& view, std::size_t body_offset, ErrorInfo* error) {
+  const std::uint32_t bits = bits_per_symbol(view.levels());
+  const std::uint32_t alphabet = 2 * view.levels() + 1;
+  detail::BitReader reader(view.body(), view.body_bytes(), bits);
+  for (std::uint32_t i = 0; i < view.dimension(); ++i) {
+    const std::uint32_t symbol = reader.get();
+    if (symbol >= alphabet) {
+      const std::uint64_t byte = body_offset + static_cast<std::uint64_t>(i) * bits / 8;
+      return report(error, Status::kBadSymbol, byte, symbol, alphabet);
+    }
+  }
+  if (reader.remaining_bits() != 0) {
+    return report(error, Status::kBadSymbol, body_offset + view.body_bytes() - 1,
+                  static_cast<double>(reader.remaining_bits()), 0);
+  }
+  return Status::kOk;
+}
+
+Status check_rans_symbols(const PayloadView& view, std::size_t body_offset, ErrorInfo* error) {
+  const std::uint32_t alphabet = 2 * view.levels() + 1;
+  rans::FrequencyTable table;
+  if (rans::read_table(view.body(), view.table_bytes(), alphabet, &table) != Status::kOk) {
+    return report(error, Status::kBadSymbol, body_offset, 0, alphabet);
+  }
+  rans::DecodeTable decode;
+  rans::build_decode_table(table, &decode);
+  rans::StreamDecoder stream;
+  const std::size_t stream_offset = body_offset + view.table_bytes();
+  if (stream.start(view.body() + view.table_bytes(), view.body_bytes() - view.table_bytes()) != Status::kOk) {
+    return report(error, Status::kBadSymbol, stream_offset, 0, alphabet);
+  }
+  for (std::uint32_t i = 0; i < view.dimension(); ++i) {
+    (void)stream.next(decode);
+  }
+  if (stream.finish() != Status::kOk) {
+    return report(error, Status::kBadSymbol, stream_offset, 0, alphabet);
+  }
+  return Status::kOk;
+}
+
+// Adds weight * decoded (or stores decoded when `store`) into out[0..dimension).
+void apply_payload(const PayloadView& view, float weight, float* out, bool store, bool flush_results) {
+  if (view.encoding() == Encoding::kRawFp32) {
+    for (std::uint32_t i = 0; i < view.dimension(); ++i) {
+      const float value = weight * load_f32(view.body() + 4u * i);
+      out[i] = store ? value : out[i] + value;
+      if (flush_results) {
+        out[i] = detail::flush(out[i]);
+      }
+    }
+    return;
+  }
+  SymbolSource source(view);
+  std::uint8_t symbols[kChunk];
+  const auto offset = static_cast<float>(view.levels());
+  for (std::uint32_t k = 0; k < view.bucket_count(); ++k) {
+    const std::uint32_t begin = k * view.bucket_size();
+    const std::uint32_t end = view.dimension() - begin < view.bucket_size() ? view.dimension() : begin + view.bucket_size();
+    const float factor = weight * detail::level_step(view.scale(k), view.levels());
+    for (std::uint32_t chunk = begin; chunk < end; chunk += kChunk) {
+      const std::uint32_t count = end - chunk < kChunk ? end - chunk : kChunk;
+      source.read(count, symbols);
+      float* target = out + chunk;
+      for (std::uint32_t j = 0; j < count; ++j) {
+        const float value = factor * (static_cast<float>(symbols[j]) - offset);
+        target[j] = store ? value : target[j] + value;
+      }
+      if (flush_results) {
+        for (std::uint32_t j = 0; j < count; ++j) {
+          target[j] = detail::flush(target[j]);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+const char* encoding_name(Encoding encoding) {
+  switch (encoding) {
+    case Encoding::kRawFp32: return "raw-fp32";
+    case Encoding::kFixedWidth: return "fixed-width";
+    case Encoding::kRans: return "rans";
+  }
+  return "unknown";
+}
+
+std::size_t raw_payload_bytes(std::uint32_t dimension) {
+  const std::uint64_t total = kFixedOverhead + 4ull * dimension;
+  return total > SIZE_MAX ? 0 : static_cast<std::size_t>(total);
+}
+
+std::size_t fixed_width_payload_bytes(std::uint32_t dimension, const QuantizerConfig& quantizer) {
+  if (dimension == 0 || validate_quantizer(quantizer) != Status::kOk) {
+    return 0;
+  }
+  const std::uint64_t buckets = (static_cast<std::uint64_t>(dimension) + quantizer.bucket_size - 1) / quantizer.bucket_size;
+  const std::uint64_t body = (symbol_bits_total(dimension, quantizer.levels) + 7) / 8;
+  const std::uint64_t total = kFixedOverhead + 4 * buckets + body;
+  return total > SIZE_MAX ? 0 : static_cast<std::size_t>(total);
+}
+
+float PayloadView::scale(std::uint32_t bucket) const { return load_f32(scales_ + 4u * bucket); }
+
+Status validate_payload(Span<const std::uint8_t> payload, const DecodeLimits& limits, PayloadView* view,
+                        ErrorInfo* error) {
+  if (view == nullptr || (payload.data() == nullptr && payload.size() != 0)) {
+    return report(error, Status::kInvalidArgument, 0, 0, 0);
+  }
+  Status status = check_header(payload, limits, error);
+  if (status != Status::kOk) {
+    return status;
+  }
+  const std::uint8_t* p = payload.data();
+  status = check_body_size(p, error);
+  if (status != Status::kOk) {
+    return status;
+  }
+
+  PayloadView parsed;
+  parsed.encoding_ = static_cast<Encoding>(p[kEncodingOffset]);
+  parsed.norm_ = static_cast<NormKind>(p[kNormOffset]);
+  parsed.levels_ = p[kLevelsOffset];
+  parsed.dimension_ = load_u32(p + kDimensionOffset);
+  parsed.bucket_size_ = load_u32(p + kBucketOffset);
+  const bool raw = parsed.encoding_ == Encoding::kRawFp32;
+  parsed.bucket_count_ = raw ? 0 : static_cast<std::uint32_t>(
+      (static_cast<std::uint64_t>(parsed.dimension_) + parsed.bucket_size_ - 1) / parsed.bucket_size_);
+  parsed.body_size_ = load_u32(p + kBodySizeOffset);
+  parsed.table_size_ = parsed.encoding_ == Encoding::kRans ? rans::table_bytes(2 * parsed.levels_ + 1) : 0;
+
+  const std::uint64_t scales_offset = kPayloadHeaderBytes;
+  const std::uint64_t body_offset = scales_offset + 4ull * parsed.bucket_count_;
+  const std::uint64_t expected = body_offset + parsed.body_size_ + kPayloadChecksumBytes;
+  if (payload.size() < expected) {
+    return report(error, Status::kTruncatedPayload, payload.size(), static_cast<double>(expected),
+                  static_cast<double>(payload.size()));
+  }
+  if (payload.size() > expected) {
+    return report(error, Status::kTrailingBytes, expected, static_cast<double>(payload.size()),
+                  static_cast<double>(expected));
+  }
+  const std::size_t checksum_offset = payload.size() - kPayloadChecksumBytes;
+  const std::uint32_t stored = load_u32(p + checksum_offset);
+  const std::uint32_t computed = crc32c(p, checksum_offset);
+  if (stored != computed) {
+    return report(error, Status::kChecksumMismatch, checksum_offset, stored, computed);
+  }
+  parsed.checksum_ = stored;
+  parsed.size_ = payload.size();
+  parsed.scales_ = p + scales_offset;
+  parsed.body_ = p + body_offset;
+
+  status = check_scales(parsed, parsed.scales_, scales_offset, error);
+  if (status != Status::kOk) {
+    return status;
+  }
+  switch (parsed.encoding_) {
+    case Encoding::kRawFp32: status = check_raw_values(parsed, body_offset, error); break;
+    case Encoding::kFixedWidth: status = check_fixed_symbols(parsed, body_offset, error); break;
+    case Encoding::kRans: status = check_rans_symbols(parsed, body_offset, error); break;
+  }
+  if (status != Status::kOk) {
+    return status;
+  }
+  *view = parsed;
+  if (error != nullptr) {
+    *error = ErrorInfo{};
+  }
+  return Status::kOk;
+}
+
+Status decode_payload(const PayloadView& view, Span<float> out) {
+  if (view.dimension() == 0 || out.size() != view.dimension()) {
+    return Status::kInvalidArgument;
+  }
+  apply_payload(view, 1.0f, out.data(), true, false);
+  return Status::kOk;
+}
+
+Status accumulate_payload(const PayloadView& view, float weight, Span<float> sum) {
+  if (view.dimension() == 0 || sum.size() != view.dimension() || detail::non_finite(weight)) {
+    return Status::kInvalidArgument;
+  }
+  apply_payload(view, weight, sum.data(), false, false);
+  return Status::kOk;
+}
+
+namespace detail {
+
+// Used by Compressor::rollback(): adds the decoded payload with every result
+// below the normal range flushed to 0, as the compressor's own arithmetic does.
+void add_payload_flushed(const PayloadView& view, float* sum) { apply_payload(view, 1.0f, sum, false, true); }
+
+}  // namespace detail
+}  // namespace ecq

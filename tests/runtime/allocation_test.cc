@@ -1,0 +1,119 @@
+// Proves that the compress, rollback and decode paths allocate nothing after
+// init(). This executable replaces malloc, calloc, realloc and the global
+// operator new with counting versions that forward to glibc.
+
+#include <doctest/doctest.h>
+
+#include <initializer_list>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <vector>
+
+#include "ecq/runtime/compressor.h"
+#include "ecq/runtime/payload.h"
+#include "test_support.h"
+
+extern "C" {
+void* __libc_malloc(std::size_t size);
+void* __libc_calloc(std::size_t count, std::size_t size);
+void* __libc_realloc(void* pointer, std::size_t size);
+void __libc_free(void* pointer);
+}
+
+namespace {
+std::atomic<long> g_allocations{0};
+}  // namespace
+
+extern "C" void* malloc(std::size_t size) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_malloc(size);
+}
+
+extern "C" void* calloc(std::size_t count, std::size_t size) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_calloc(count, size);
+}
+
+extern "C" void* realloc(void* pointer, std::size_t size) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_realloc(pointer, size);
+}
+
+extern "C" void free(void* pointer) { __libc_free(pointer); }
+
+void* operator new(std::size_t size) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  void* pointer = __libc_malloc(size == 0 ? 1 : size);
+  if (pointer == nullptr) {
+    throw std::bad_alloc();
+  }
+  return pointer;
+}
+
+void* operator new[](std::size_t size) { return operator new(size); }
+void operator delete(void* pointer) noexcept { __libc_free(pointer); }
+void operator delete[](void* pointer) noexcept { __libc_free(pointer); }
+void operator delete(void* pointer, std::size_t) noexcept { __libc_free(pointer); }
+void operator delete[](void* pointer, std::size_t) noexcept { __libc_free(pointer); }
+
+namespace ecq {
+namespace {
+
+using test::make_config;
+
+TEST_CASE("allocation counter sees allocations") {
+  const long before = g_allocations.load();
+  void* pointer = std::malloc(16);
+  auto* object = new int(3);
+  const long counted = g_allocations.load() - before;
+  delete object;
+  std::free(pointer);
+  CHECK(counted == 2);
+}
+
+TEST_CASE("compress path allocates nothing") {
+  for (Method method : {Method::kFp32, Method::kQsgd, Method::kEf, Method::kEcq}) {
+    for (EncoderChoice encoder : {EncoderChoice::kFixedWidth, EncoderChoice::kAuto, EncoderChoice::kEntropy}) {
+      const CompressorConfig config = make_config(50000, method, 512, 2, NormKind::kL2, encoder);
+      std::vector<std::uint8_t> arena(Compressor::required_arena_bytes(config));
+      std::vector<std::uint8_t> payload(Compressor::max_payload_bytes(config));
+      std::vector<float> gradient = test::gaussian_vector(config.dimension, 1);
+      std::vector<float> sum(config.dimension, 0.0f);
+      Compressor compressor;
+      REQUIRE(compressor.init(config, Span<std::uint8_t>(arena.data(), arena.size())) == Status::kOk);
+
+      const long before = g_allocations.load();
+      std::size_t size = 0;
+      Status status = Status::kOk;
+      for (std::uint32_t round = 0; round < 3 && status == Status::kOk; ++round) {
+        status = compressor.compress(Span<const float>(gradient.data(), gradient.size()), StreamKey{1, 2, round},
+                                     Span<std::uint8_t>(payload.data(), payload.size()), &size);
+      }
+      const Span<const std::uint8_t> bytes(payload.data(), size);
+      PayloadView view;
+      const Status validated = validate_payload(bytes, DecodeLimits{}, &view);
+      const Status accumulated = accumulate_payload(view, 0.25f, Span<float>(sum.data(), sum.size()));
+      const Status decoded = decode_payload(view, Span<float>(sum.data(), sum.size()));
+      const Status rolled_back = compressor.rollback(bytes);
+      gradient[7] = -gradient[7] * 0.0f / 0.0f;  // NaN: the rejection path must not allocate either
+      const Status rejected = compressor.compress(Span<const float>(gradient.data(), gradient.size()), StreamKey{},
+                                                  Span<std::uint8_t>(payload.data(), payload.size()), &size);
+      const long allocations = g_allocations.load() - before;
+
+      CAPTURE(method_name(method));
+      CAPTURE(static_cast<int>(encoder));
+      CHECK(status == Status::kOk);
+      CHECK(validated == Status::kOk);
+      CHECK(accumulated == Status::kOk);
+      CHECK(decoded == Status::kOk);
+      CHECK(rolled_back == Status::kOk);
+      CHECK(rejected == Status::kNonFiniteInput);
+      CHECK(allocations == 0);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ecq
