@@ -5,8 +5,6 @@
 // it can. See docs/benchmarks.md for what each figure means and its target.
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -14,6 +12,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <thread>
@@ -54,9 +53,7 @@ std::vector<float> gaussian(std::size_t size, std::uint32_t seed) {
   return values;
 }
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
@@ -182,7 +179,8 @@ Json bench_decode(const Options& options) {
           acc[i] = 0.999f * acc[i];
         }
       });
-  const auto [validate_s, unused] = time_pair(options.repeats, [&] { (void)fixed.view(); }, [] {});
+  const auto [validate_s, unused] = time_pair(
+      options.repeats, [&] { (void)fixed.view(); }, [] {});
   (void)unused;
 
   Json result;
@@ -258,13 +256,18 @@ void print_report(const Json& report) {
   std::printf("ecq-bench: %u elements, bucket 512, s = 4, l2, median of %d runs\n",
               compress["elements"].get<unsigned>(), report["repeats"].get<int>());
   std::printf("  %-40s %14s %10s\n", "figure", "value", "target");
-  std::printf("  %-40s %14.3f %10s\n", "compress_ratio_to_floor", compress["compress_ratio_to_floor"].get<double>(), ">= 0.5");
+  std::printf("  %-40s %14.3f %10s\n", "compress_ratio_to_floor", compress["compress_ratio_to_floor"].get<double>(),
+              ">= 0.5");
   std::printf("  %-40s %14.3e\n", "compress_elements_per_s", compress["compress_elements_per_s"].get<double>());
-  std::printf("  %-40s %14.3e\n", "floor_elements_per_s (h = beta*h + g)", compress["floor_elements_per_s"].get<double>());
-  std::printf("  %-40s %14.3e\n", "compress_entropy_elements_per_s", compress["compress_entropy_elements_per_s"].get<double>());
-  std::printf("  %-40s %14.3f\n", "bits_per_element_fixed_width", compress["bits_per_element_fixed_width"].get<double>());
+  std::printf("  %-40s %14.3e\n", "floor_elements_per_s (h = beta*h + g)",
+              compress["floor_elements_per_s"].get<double>());
+  std::printf("  %-40s %14.3e\n", "compress_entropy_elements_per_s",
+              compress["compress_entropy_elements_per_s"].get<double>());
+  std::printf("  %-40s %14.3f\n", "bits_per_element_fixed_width",
+              compress["bits_per_element_fixed_width"].get<double>());
   std::printf("  %-40s %14.3f\n", "bits_per_element_entropy", compress["bits_per_element_entropy"].get<double>());
-  std::printf("  %-40s %14.3f %10s\n", "decode_ratio_to_floor", decode["decode_ratio_to_floor"].get<double>(), ">= 0.5");
+  std::printf("  %-40s %14.3f %10s\n", "decode_ratio_to_floor", decode["decode_ratio_to_floor"].get<double>(),
+              ">= 0.5");
   std::printf("  %-40s %14.3e\n", "decode_elements_per_s", decode["decode_elements_per_s"].get<double>());
   std::printf("  %-40s %14.3e\n", "floor_elements_per_s (acc = c*acc)", decode["floor_elements_per_s"].get<double>());
   std::printf("  %-40s %14.3e\n", "validate_elements_per_s", decode["validate_elements_per_s"].get<double>());

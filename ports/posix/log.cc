@@ -1,12 +1,12 @@
 // POSIX port: log lines go to standard error, one write per line so that lines
 // from several threads do not interleave.
 
+#include "ecq/port/log.h"
+
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
-
-#include "ecq/port/log.h"
 
 namespace ecq::port {
 namespace {
@@ -29,7 +29,8 @@ void log_write(LogLevel level, const char* message) {
   if (length <= 0) {
     return;
   }
-  std::size_t size = static_cast<std::size_t>(length) < sizeof line ? static_cast<std::size_t>(length) : sizeof line - 1;
+  std::size_t size =
+      static_cast<std::size_t>(length) < sizeof line ? static_cast<std::size_t>(length) : sizeof line - 1;
   if (static_cast<std::size_t>(length) >= sizeof line) {
     line[size - 1] = '\n';  // keep a truncated line terminated
   }

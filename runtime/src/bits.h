@@ -1,7 +1,7 @@
 #pragma once
 // Internal helpers shared by the compressor and the payload decoder:
-// little-endian loads and stores, fixed-width symbol packing, and the float
-// rules that keep results identical across architectures.
+// little-endian loads and stores, and the float rules that keep results
+// identical across architectures.
 
 #include <cfloat>
 #include <cmath>
@@ -50,83 +50,5 @@ inline bool non_finite(float x) {
 inline float level_step(float scale, std::uint32_t levels) {
   return flush(static_cast<float>(static_cast<double>(scale) / static_cast<double>(levels)));
 }
-
-/// Writes fixed-width symbols into a little-endian bit stream.
-class BitWriter {
- public:
-  BitWriter(std::uint8_t* out, std::uint32_t bits) : out_(out), bits_(bits) {}
-
-  void put(std::uint32_t symbol) {
-    buffer_ |= static_cast<std::uint64_t>(symbol) << filled_;
-    filled_ += bits_;
-    if (filled_ >= 32) {
-      store_u32(out_ + position_, static_cast<std::uint32_t>(buffer_));
-      position_ += 4;
-      buffer_ >>= 32;
-      filled_ -= 32;
-    }
-  }
-
-  /// Writes the remaining bits, padding the last byte with zeros, and returns
-  /// the total number of bytes written.
-  std::size_t finish() {
-    while (filled_ > 0) {
-      out_[position_++] = static_cast<std::uint8_t>(buffer_);
-      buffer_ >>= 8;
-      filled_ = filled_ > 8 ? filled_ - 8 : 0;
-    }
-    return position_;
-  }
-
- private:
-  std::uint8_t* out_;
-  std::uint64_t buffer_ = 0;
-  std::uint32_t bits_;
-  std::uint32_t filled_ = 0;
-  std::size_t position_ = 0;
-};
-
-/// Reads fixed-width symbols from a little-endian bit stream of `size` bytes
-/// without reading past it. The caller reads at most size * 8 / bits symbols.
-class BitReader {
- public:
-  BitReader(const std::uint8_t* data, std::size_t size, std::uint32_t bits)
-      : data_(data), size_(size), bits_(bits), mask_((1u << bits) - 1u) {}
-
-  std::uint32_t get() {
-    if (filled_ < bits_) {
-      refill();
-    }
-    const auto symbol = static_cast<std::uint32_t>(buffer_) & mask_;
-    buffer_ >>= bits_;
-    filled_ -= bits_;
-    return symbol;
-  }
-
-  /// The bits left in the partly read last byte, which must be zero padding.
-  std::uint64_t remaining_bits() const { return buffer_; }
-
- private:
-  void refill() {
-    if (size_ - position_ >= 4) {
-      buffer_ |= static_cast<std::uint64_t>(load_u32(data_ + position_)) << filled_;
-      position_ += 4;
-      filled_ += 32;
-      return;
-    }
-    while (position_ < size_ && filled_ <= 56) {
-      buffer_ |= static_cast<std::uint64_t>(data_[position_++]) << filled_;
-      filled_ += 8;
-    }
-  }
-
-  const std::uint8_t* data_;
-  std::size_t size_;
-  std::size_t position_ = 0;
-  std::uint64_t buffer_ = 0;
-  std::uint32_t bits_;
-  std::uint32_t mask_;
-  std::uint32_t filled_ = 0;
-};
 
 }  // namespace ecq::detail

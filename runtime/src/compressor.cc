@@ -9,6 +9,7 @@
 #include "ecq/runtime/crc32c.h"
 #include "ecq/runtime/log.h"
 #include "ecq/runtime/rans.h"
+#include "kernels.h"
 
 namespace ecq {
 namespace detail {
@@ -21,9 +22,6 @@ using detail::flush;
 using detail::non_finite;
 
 constexpr std::size_t kArenaAlignment = 64;
-// Elements quantized per inner chunk: their symbols and random draws live on
-// the stack between the arithmetic and the bit packing.
-constexpr std::uint32_t kChunk = 256;
 
 bool keeps_error(Method method) { return method == Method::kEf || method == Method::kEcq; }
 
@@ -49,24 +47,6 @@ bool valid_shape(const CompressorConfig& config) {
 
 bool needs_scratch(const CompressorConfig& config) {
   return config.method != Method::kFp32 && config.encoder != EncoderChoice::kFixedWidth;
-}
-
-// v = g + alpha * h with each result flushed. Both passes call this, so the
-// scan and the quantizer see bit-identical values.
-inline float compensated(float gradient, float error, float alpha) {
-  return flush(gradient + flush(alpha * error));
-}
-
-// Fills draws[0..count) with the uniforms of elements first..first+count.
-void fill_uniforms(const StreamKey& key, std::uint32_t first, std::uint32_t count, float* draws) {
-  std::uint32_t index = first;
-  PhiloxBlock block = stream_block(key, index / 4);
-  for (std::uint32_t j = 0; j < count; ++j, ++index) {
-    if (j != 0 && index % 4 == 0) {
-      block = stream_block(key, index / 4);
-    }
-    draws[j] = uniform_from_bits(block.word[index % 4]);
-  }
 }
 
 void write_header(std::uint8_t* out, Encoding encoding, const CompressorConfig& config, std::uint32_t body_bytes) {
@@ -253,44 +233,25 @@ Status Compressor::load_error_buffer(Span<const float> values) {
 // scale. It writes nothing but the scales, so a rejected step leaves h as it
 // was.
 Status Compressor::scan_buckets(const float* gradient, std::uint8_t* scales) {
+  const detail::Kernels& kernels = detail::select_kernels(!config_.simd);
   const std::uint32_t dimension = config_.dimension;
   const std::uint32_t bucket = config_.quantizer.bucket_size;
-  const float alpha = compensation_.alpha;
-  const float beta = compensation_.beta;
-  const float* error = error_;
   const float zero_below = static_cast<float>(config_.quantizer.levels) * FLT_MIN;
 
   for (std::uint32_t k = 0, begin = 0; begin < dimension; ++k, begin += bucket) {
-    const std::uint32_t end = dimension - begin < bucket ? dimension : begin + bucket;
-    double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    float max_abs = 0.0f;
-    float max_error_bound = 0.0f;  // max |g| + beta |h|: bounds |h_new| before q
-    bool bad = false;
-    for (std::uint32_t i = begin; i < end; ++i) {
-      const float g = gradient[i];
-      const float h = error != nullptr ? error[i] : 0.0f;
-      const float v = compensated(flush(g), flush(h), alpha);
-      bad |= non_finite(g) | non_finite(h) | non_finite(v);
-      const auto vd = static_cast<double>(v);
-      lanes[(i - begin) % 8] += vd * vd;
-      max_abs = std::fmax(max_abs, std::fabs(v));
-      max_error_bound = std::fmax(max_error_bound, std::fabs(flush(g)) + beta * std::fabs(flush(h)));
-    }
-    if (bad) {
-      for (std::uint32_t i = begin; i < end; ++i) {
-        if (non_finite(gradient[i])) {
-          return fail(Status::kNonFiniteInput, i, static_cast<double>(gradient[i]), FLT_MAX);
-        }
-        if (error != nullptr && non_finite(error[i])) {
-          return fail(Status::kNonFiniteInput, i, static_cast<double>(error[i]), FLT_MAX);
-        }
-      }
-      return fail(Status::kErrorBufferOverflow, k, HUGE_VAL, FLT_MAX);
+    const std::uint32_t count = dimension - begin < bucket ? dimension - begin : bucket;
+    const float* error = error_ != nullptr ? error_ + begin : nullptr;
+    detail::BucketScan scan;
+    kernels.scan(gradient + begin, error, count, compensation_.alpha, compensation_.beta, &scan);
+    if (scan.non_finite) {
+      return report_non_finite(gradient, begin, count, k);
     }
 
-    double norm = static_cast<double>(max_abs);
+    double norm = static_cast<double>(scan.max_abs);
     if (config_.quantizer.norm == NormKind::kL2) {
-      norm = std::sqrt(((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7])));
+      const double* lanes = scan.lanes;
+      norm =
+          std::sqrt(((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7])));
     }
     if (norm > static_cast<double>(FLT_MAX)) {
       return fail(Status::kScaleOverflow, k, norm, FLT_MAX);
@@ -299,8 +260,8 @@ Status Compressor::scan_buckets(const float* gradient, std::uint8_t* scales) {
     if (scale < zero_below) {
       scale = 0.0f;  // its level step would be below the normal float range
     }
-    if (error != nullptr) {
-      const double bound = static_cast<double>(max_error_bound) + static_cast<double>(scale);
+    if (error_ != nullptr) {
+      const double bound = static_cast<double>(scan.max_error_bound) + static_cast<double>(scale);
       if (!(bound <= static_cast<double>(FLT_MAX))) {
         return fail(Status::kErrorBufferOverflow, k, bound, FLT_MAX);
       }
@@ -310,56 +271,58 @@ Status Compressor::scan_buckets(const float* gradient, std::uint8_t* scales) {
   return Status::kOk;
 }
 
+// Names the first NaN or Inf in the bucket, or reports that g + alpha h
+// overflowed there.
+Status Compressor::report_non_finite(const float* gradient, std::uint32_t begin, std::uint32_t count,
+                                     std::uint32_t bucket) {
+  for (std::uint32_t i = begin; i < begin + count; ++i) {
+    if (non_finite(gradient[i])) {
+      return fail(Status::kNonFiniteInput, i, static_cast<double>(gradient[i]), FLT_MAX);
+    }
+    if (error_ != nullptr && non_finite(error_[i])) {
+      return fail(Status::kNonFiniteInput, i, static_cast<double>(error_[i]), FLT_MAX);
+    }
+  }
+  return fail(Status::kErrorBufferOverflow, bucket, HUGE_VAL, FLT_MAX);
+}
+
 // Pass 2: quantizes with the scales from pass 1, packs the symbols and updates
-// the error buffer. Cannot fail: pass 1 checked every value it uses.
-void Compressor::quantize_buckets(const float* gradient, const StreamKey& key, const std::uint8_t* scales,
-                                  std::uint8_t* symbols, std::uint32_t* histogram) {
+// the error buffer. Cannot fail: pass 1 checked every value it uses. Works in
+// groups of 64 elements, the unit of the random stream; 64 symbols of r bits
+// fill exactly 8r bytes, so each group's bits start on a byte boundary.
+void Compressor::quantize_groups(const float* gradient, const StreamKey& key, const std::uint8_t* scales,
+                                 std::uint8_t* symbols, std::uint32_t* histogram) {
+  const detail::Kernels& kernels = detail::select_kernels(!config_.simd);
   const std::uint32_t dimension = config_.dimension;
   const std::uint32_t bucket = config_.quantizer.bucket_size;
   const std::uint32_t levels = config_.quantizer.levels;
-  const auto top = static_cast<float>(levels);
-  const float alpha = compensation_.alpha;
-  const float beta = compensation_.beta;
-  float* error = error_;
-  detail::BitWriter writer(symbols, bits_per_symbol(levels));
-  float draws[kChunk];
-  std::uint8_t codes[kChunk];
+  const std::uint32_t bits = bits_per_symbol(levels);
+  detail::SegmentParams params{compensation_.alpha, compensation_.beta, 0.0f, 0.0f, static_cast<float>(levels), levels};
+  std::uint32_t params_bucket = UINT32_MAX;
+  float uniforms[detail::kGroupElements];
+  std::uint8_t codes[detail::kGroupElements];
 
-  for (std::uint32_t k = 0, begin = 0; begin < dimension; ++k, begin += bucket) {
-    const std::uint32_t end = dimension - begin < bucket ? dimension : begin + bucket;
-    const float scale = detail::load_f32(scales + 4u * k);
-    const float step = detail::level_step(scale, levels);
-    const float ratio = scale > 0.0f ? static_cast<float>(static_cast<double>(levels) / static_cast<double>(scale)) : 0.0f;
-    for (std::uint32_t chunk = begin; chunk < end; chunk += kChunk) {
-      const std::uint32_t count = end - chunk < kChunk ? end - chunk : kChunk;
-      fill_uniforms(key, chunk, count, draws);
+  detail::for_each_group(dimension, [&](std::uint32_t group, std::uint32_t first, std::uint32_t count) {
+    kernels.group_uniforms(key, group, uniforms);
+    detail::for_each_bucket_piece(
+        first, count, bucket, dimension, [&](std::uint32_t k, std::uint32_t begin, std::uint32_t end) {
+          if (k != params_bucket) {
+            const float scale = detail::load_f32(scales + 4u * k);
+            params.step = detail::level_step(scale, levels);
+            params.ratio =
+                scale > 0.0f ? static_cast<float>(static_cast<double>(levels) / static_cast<double>(scale)) : 0.0f;
+            params_bucket = k;
+          }
+          kernels.quantize(gradient + begin, error_ != nullptr ? error_ + begin : nullptr, end - begin,
+                           uniforms + (begin - first), params, codes + (begin - first));
+        });
+    detail::pack_group(codes, count, bits, symbols + static_cast<std::size_t>(group) * 8u * bits);
+    if (histogram != nullptr) {
       for (std::uint32_t j = 0; j < count; ++j) {
-        const std::uint32_t i = chunk + j;
-        const float g = flush(gradient[i]);
-        const float h = error != nullptr ? flush(error[i]) : 0.0f;
-        const float v = compensated(g, h, alpha);
-        const float a = std::fabs(v) * ratio;
-        const float floor_level = std::fmin(std::floor(a), top);
-        float level = floor_level + (draws[j] < a - floor_level ? 1.0f : 0.0f);
-        level = std::fmin(level, top);
-        const float signed_level = v < 0.0f ? -level : level;
-        codes[j] = static_cast<std::uint8_t>(static_cast<int>(signed_level) + static_cast<int>(levels));
-        if (error != nullptr) {
-          const float sent = signed_level * step;
-          error[i] = flush(flush(beta * h) + flush(g - sent));
-        }
-      }
-      for (std::uint32_t j = 0; j < count; ++j) {
-        writer.put(codes[j]);
-      }
-      if (histogram != nullptr) {
-        for (std::uint32_t j = 0; j < count; ++j) {
-          ++histogram[codes[j]];
-        }
+        ++histogram[codes[j]];
       }
     }
-  }
-  (void)writer.finish();
+  });
 }
 
 // Replaces the fixed-width body at `symbols` with a rANS body when that is
@@ -431,7 +394,7 @@ Status Compressor::compress(Span<const float> gradient, const StreamKey& key, Sp
   }
   std::uint32_t histogram[rans::kMaxAlphabet] = {};
   const bool entropy = config_.encoder != EncoderChoice::kFixedWidth;
-  quantize_buckets(gradient.data(), key, scales, symbols, entropy ? histogram : nullptr);
+  quantize_groups(gradient.data(), key, scales, symbols, entropy ? histogram : nullptr);
 
   const std::size_t fixed_bytes = fixed_symbol_bytes(config_);
   const std::size_t body = entropy ? try_entropy_coding(histogram, symbols, fixed_bytes) : fixed_bytes;

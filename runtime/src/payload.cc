@@ -6,6 +6,7 @@
 #include "bits.h"
 #include "ecq/runtime/crc32c.h"
 #include "ecq/runtime/rans.h"
+#include "kernels.h"
 
 namespace ecq {
 namespace {
@@ -22,9 +23,6 @@ constexpr std::size_t kBucketOffset = 12;
 constexpr std::size_t kBodySizeOffset = 16;
 constexpr std::size_t kFixedOverhead = kPayloadHeaderBytes + kPayloadChecksumBytes;
 
-// Symbols are decoded in chunks of this many into a stack buffer, then applied.
-constexpr std::uint32_t kChunk = 256;
-
 Status report(ErrorInfo* error, Status status, std::uint64_t position, double found, double limit) {
   if (error != nullptr) {
     *error = ErrorInfo{status, position, found, limit};
@@ -36,11 +34,13 @@ std::uint64_t symbol_bits_total(std::uint32_t dimension, std::uint32_t levels) {
   return static_cast<std::uint64_t>(dimension) * bits_per_symbol(levels);
 }
 
-// Produces the symbols of a validated payload in order, whatever the encoding.
+// Produces the symbols of a validated payload in groups of 64, whatever the
+// encoding. Fixed-width groups start on a byte boundary (64 symbols of r bits
+// fill 8r bytes).
 class SymbolSource {
  public:
   explicit SymbolSource(const PayloadView& view)
-      : fixed_(view.body(), view.body_bytes(), bits_per_symbol(view.levels())), rans_(view.encoding() == Encoding::kRans) {
+      : body_(view.body()), bits_(bits_per_symbol(view.levels())), rans_(view.encoding() == Encoding::kRans) {
     if (rans_) {
       rans::FrequencyTable table;
       // Both calls succeeded in validate_payload() on the same bytes.
@@ -50,20 +50,21 @@ class SymbolSource {
     }
   }
 
-  void read(std::uint32_t count, std::uint8_t* out) {
+  void read_group(std::uint32_t group, std::uint32_t count, std::uint8_t* codes) {
     if (rans_) {
       for (std::uint32_t i = 0; i < count; ++i) {
-        out[i] = static_cast<std::uint8_t>(stream_.next(decode_));
+        codes[i] = static_cast<std::uint8_t>(stream_.next(decode_));
       }
     } else {
-      for (std::uint32_t i = 0; i < count; ++i) {
-        out[i] = static_cast<std::uint8_t>(fixed_.get());
-      }
+      detail::unpack_group(body_ + static_cast<std::size_t>(group) * 8u * bits_, count, bits_, codes);
     }
   }
 
+  bool stream_ok() const { return stream_.finish() == Status::kOk; }
+
  private:
-  detail::BitReader fixed_;
+  const std::uint8_t* body_;
+  std::uint32_t bits_;
   bool rans_;
   rans::DecodeTable decode_;
   rans::StreamDecoder stream_;
@@ -121,12 +122,8 @@ Status check_body_size(const std::uint8_t* p, ErrorInfo* error) {
   const std::uint64_t body = load_u32(p + kBodySizeOffset);
   std::uint64_t expected = 0;
   switch (encoding) {
-    case Encoding::kRawFp32:
-      expected = 4ull * dimension;
-      break;
-    case Encoding::kFixedWidth:
-      expected = (symbol_bits_total(dimension, levels) + 7) / 8;
-      break;
+    case Encoding::kRawFp32: expected = 4ull * dimension; break;
+    case Encoding::kFixedWidth: expected = (symbol_bits_total(dimension, levels) + 7) / 8; break;
     case Encoding::kRans: {
       const std::uint64_t minimum = rans::table_bytes(2 * levels + 1) + rans::kStateBytes;
       const std::uint64_t maximum = (symbol_bits_total(dimension, levels) + 7) / 8;
@@ -144,8 +141,7 @@ Status check_body_size(const std::uint8_t* p, ErrorInfo* error) {
   return Status::kOk;
 }
 
-Status check_scales(const PayloadView& view, const std::uint8_t* scales, std::size_t scales_offset,
-                    ErrorInfo* error) {
+Status check_scales(const PayloadView& view, const std::uint8_t* scales, std::size_t scales_offset, ErrorInfo* error) {
   for (std::uint32_t k = 0; k < view.bucket_count(); ++k) {
     const float scale = load_f32(scales + 4u * k);
     if (detail::non_finite(scale) || scale < 0.0f) {
@@ -168,17 +164,30 @@ Status check_raw_values(const PayloadView& view, std::size_t body_offset, ErrorI
 Status check_fixed_symbols(const PayloadView& view, std::size_t body_offset, ErrorInfo* error) {
   const std::uint32_t bits = bits_per_symbol(view.levels());
   const std::uint32_t alphabet = 2 * view.levels() + 1;
-  detail::BitReader reader(view.body(), view.body_bytes(), bits);
-  for (std::uint32_t i = 0; i < view.dimension(); ++i) {
-    const std::uint32_t symbol = reader.get();
-    if (symbol >= alphabet) {
-      const std::uint64_t byte = body_offset + static_cast<std::uint64_t>(i) * bits / 8;
-      return report(error, Status::kBadSymbol, byte, symbol, alphabet);
+  SymbolSource source(view);
+  std::uint8_t codes[detail::kGroupElements];
+  std::uint64_t bad_element = UINT64_MAX;
+  std::uint32_t bad_code = 0;
+  detail::for_each_group(view.dimension(), [&](std::uint32_t group, std::uint32_t first, std::uint32_t count) {
+    source.read_group(group, count, codes);
+    std::uint8_t largest = 0;
+    for (std::uint32_t j = 0; j < count; ++j) {
+      largest = codes[j] > largest ? codes[j] : largest;
     }
+    for (std::uint32_t j = 0; largest >= alphabet && bad_element == UINT64_MAX && j < count; ++j) {
+      if (codes[j] >= alphabet) {
+        bad_element = first + j;
+        bad_code = codes[j];
+      }
+    }
+  });
+  if (bad_element != UINT64_MAX) {
+    return report(error, Status::kBadSymbol, body_offset + bad_element * bits / 8, bad_code, alphabet);
   }
-  if (reader.remaining_bits() != 0) {
-    return report(error, Status::kBadSymbol, body_offset + view.body_bytes() - 1,
-                  static_cast<double>(reader.remaining_bits()), 0);
+  const std::uint32_t used_bits = static_cast<std::uint32_t>((static_cast<std::uint64_t>(view.dimension()) * bits) % 8);
+  const std::uint8_t last = view.body()[view.body_bytes() - 1];
+  if (used_bits != 0 && (last >> used_bits) != 0) {
+    return report(error, Status::kBadSymbol, body_offset + view.body_bytes() - 1, last >> used_bits, 0);
   }
   return Status::kOk;
 }
@@ -189,23 +198,24 @@ Status check_rans_symbols(const PayloadView& view, std::size_t body_offset, Erro
   if (rans::read_table(view.body(), view.table_bytes(), alphabet, &table) != Status::kOk) {
     return report(error, Status::kBadSymbol, body_offset, 0, alphabet);
   }
-  rans::DecodeTable decode;
-  rans::build_decode_table(table, &decode);
   rans::StreamDecoder stream;
   const std::size_t stream_offset = body_offset + view.table_bytes();
   if (stream.start(view.body() + view.table_bytes(), view.body_bytes() - view.table_bytes()) != Status::kOk) {
     return report(error, Status::kBadSymbol, stream_offset, 0, alphabet);
   }
-  for (std::uint32_t i = 0; i < view.dimension(); ++i) {
-    (void)stream.next(decode);
-  }
-  if (stream.finish() != Status::kOk) {
+  SymbolSource source(view);
+  std::uint8_t codes[detail::kGroupElements];
+  detail::for_each_group(view.dimension(), [&](std::uint32_t group, std::uint32_t, std::uint32_t count) {
+    source.read_group(group, count, codes);
+  });
+  if (!source.stream_ok()) {
     return report(error, Status::kBadSymbol, stream_offset, 0, alphabet);
   }
   return Status::kOk;
 }
 
-// Adds weight * decoded (or stores decoded when `store`) into out[0..dimension).
+// Adds weight * decoded (or stores decoded when `store`) into out[0..dimension),
+// flushing results below the normal float range when `flush_results`.
 void apply_payload(const PayloadView& view, float weight, float* out, bool store, bool flush_results) {
   if (view.encoding() == Encoding::kRawFp32) {
     for (std::uint32_t i = 0; i < view.dimension(); ++i) {
@@ -218,27 +228,39 @@ void apply_payload(const PayloadView& view, float weight, float* out, bool store
     return;
   }
   SymbolSource source(view);
-  std::uint8_t symbols[kChunk];
+  std::uint8_t codes[detail::kGroupElements];
   const auto offset = static_cast<float>(view.levels());
-  for (std::uint32_t k = 0; k < view.bucket_count(); ++k) {
-    const std::uint32_t begin = k * view.bucket_size();
-    const std::uint32_t end = view.dimension() - begin < view.bucket_size() ? view.dimension() : begin + view.bucket_size();
-    const float factor = weight * detail::level_step(view.scale(k), view.levels());
-    for (std::uint32_t chunk = begin; chunk < end; chunk += kChunk) {
-      const std::uint32_t count = end - chunk < kChunk ? end - chunk : kChunk;
-      source.read(count, symbols);
-      float* target = out + chunk;
-      for (std::uint32_t j = 0; j < count; ++j) {
-        const float value = factor * (static_cast<float>(symbols[j]) - offset);
-        target[j] = store ? value : target[j] + value;
-      }
-      if (flush_results) {
-        for (std::uint32_t j = 0; j < count; ++j) {
-          target[j] = detail::flush(target[j]);
-        }
-      }
-    }
-  }
+  const std::uint32_t dimension = view.dimension();
+  const std::uint32_t bucket = view.bucket_size();
+  std::uint32_t factor_bucket = UINT32_MAX;
+  float factor = 0.0f;
+  detail::for_each_group(dimension, [&](std::uint32_t group, std::uint32_t first, std::uint32_t count) {
+    source.read_group(group, count, codes);
+    detail::for_each_bucket_piece(first, count, bucket, dimension,
+                                  [&](std::uint32_t k, std::uint32_t begin, std::uint32_t end) {
+                                    if (k != factor_bucket) {
+                                      factor = weight * detail::level_step(view.scale(k), view.levels());
+                                      factor_bucket = k;
+                                    }
+                                    const std::uint8_t* piece = codes + (begin - first);
+                                    float* target = out + begin;
+                                    const std::uint32_t n = end - begin;
+                                    if (store) {
+                                      for (std::uint32_t j = 0; j < n; ++j) {
+                                        target[j] = factor * (static_cast<float>(piece[j]) - offset);
+                                      }
+                                    } else {
+                                      for (std::uint32_t j = 0; j < n; ++j) {
+                                        target[j] += factor * (static_cast<float>(piece[j]) - offset);
+                                      }
+                                    }
+                                    if (flush_results) {
+                                      for (std::uint32_t j = 0; j < n; ++j) {
+                                        target[j] = detail::flush(target[j]);
+                                      }
+                                    }
+                                  });
+  });
 }
 
 }  // namespace
@@ -261,7 +283,8 @@ std::size_t fixed_width_payload_bytes(std::uint32_t dimension, const QuantizerCo
   if (dimension == 0 || validate_quantizer(quantizer) != Status::kOk) {
     return 0;
   }
-  const std::uint64_t buckets = (static_cast<std::uint64_t>(dimension) + quantizer.bucket_size - 1) / quantizer.bucket_size;
+  const std::uint64_t buckets =
+      (static_cast<std::uint64_t>(dimension) + quantizer.bucket_size - 1) / quantizer.bucket_size;
   const std::uint64_t body = (symbol_bits_total(dimension, quantizer.levels) + 7) / 8;
   const std::uint64_t total = kFixedOverhead + 4 * buckets + body;
   return total > SIZE_MAX ? 0 : static_cast<std::size_t>(total);
@@ -291,8 +314,10 @@ Status validate_payload(Span<const std::uint8_t> payload, const DecodeLimits& li
   parsed.dimension_ = load_u32(p + kDimensionOffset);
   parsed.bucket_size_ = load_u32(p + kBucketOffset);
   const bool raw = parsed.encoding_ == Encoding::kRawFp32;
-  parsed.bucket_count_ = raw ? 0 : static_cast<std::uint32_t>(
-      (static_cast<std::uint64_t>(parsed.dimension_) + parsed.bucket_size_ - 1) / parsed.bucket_size_);
+  parsed.bucket_count_ =
+      raw ? 0
+          : static_cast<std::uint32_t>((static_cast<std::uint64_t>(parsed.dimension_) + parsed.bucket_size_ - 1) /
+                                       parsed.bucket_size_);
   parsed.body_size_ = load_u32(p + kBodySizeOffset);
   parsed.table_size_ = parsed.encoding_ == Encoding::kRans ? rans::table_bytes(2 * parsed.levels_ + 1) : 0;
 

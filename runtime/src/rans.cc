@@ -21,13 +21,11 @@ constexpr std::uint32_t kRenormBoundPerFrequency = (kStateLow >> kScaleBits) << 
 constexpr std::size_t kByteValues = 256;
 
 /// Upper bound on the unit transfers normalize_frequencies() makes after the
-/// sum is exact. Every transfer lowers the cost, so the loop ends without the
-/// bound; the bound only caps the run time on a device.
+/// sum is exact. Every transfer lowers the cost as unit_saving() prices it, so
+/// the loop ends even without this bound, which only caps the run time.
 constexpr std::uint32_t kMaxTransfers = kTotalFrequency;
 
-bool is_valid_alphabet(std::uint32_t alphabet_size) {
-  return alphabet_size >= 1 && alphabet_size <= kMaxAlphabet;
-}
+bool is_valid_alphabet(std::uint32_t alphabet_size) { return alphabet_size >= 1 && alphabet_size <= kMaxAlphabet; }
 
 /// Returns whether frequency[0..alphabet_size) sums to kTotalFrequency with
 /// no entry above it.
@@ -74,8 +72,8 @@ class Normalizer {
       update_prices(k);
     }
 
-    // While the sum is off, the best symbol to raise and the best to lower
-    // always exist: every present symbol can be raised, and a sum above
+    // While the sum is off, a symbol to raise and a symbol to lower always
+    // exist, because every present symbol can be raised, and a sum above
     // kTotalFrequency > kMaxAlphabet means some frequency is at least 2.
     while (sum != kTotalFrequency) {
       if (sum < kTotalFrequency) {
@@ -94,8 +92,9 @@ class Normalizer {
     for (std::uint32_t transfers = 0; transfers < kMaxTransfers; ++transfers) {
       const std::uint32_t up = best_to_raise();
       const std::uint32_t down = best_to_lower();
-      // Convexity makes raise_saving_ < lower_cost_ for one symbol, so
-      // up == down means no transfer helps.
+      // By convexity, raising one symbol saves less than lowering it costs.
+      // So when the best symbol to raise is also the cheapest to lower, no
+      // transfer helps.
       if (up == down || !(raise_saving_[up] > lower_cost_[down])) {
         break;
       }

@@ -4,10 +4,9 @@
 
 #include <doctest/doctest.h>
 
-#include <initializer_list>
-
 #include <atomic>
 #include <cstdlib>
+#include <initializer_list>
 #include <new>
 #include <vector>
 

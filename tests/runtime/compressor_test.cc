@@ -88,11 +88,11 @@ TEST_CASE("compressor matches double reference") {
     Method method;
   };
   const Case cases[] = {
-      {4096, 512, 4, NormKind::kL2, Method::kEcq},    {4096, 512, 4, NormKind::kLinf, Method::kEcq},
-      {1000, 512, 2, NormKind::kL2, Method::kEcq},    {1000, 512, 8, NormKind::kLinf, Method::kQsgd},
-      {333, 1, 1, NormKind::kL2, Method::kEcq},       {777, 64, 1, NormKind::kL2, Method::kQsgd},
-      {2049, 256, 32, NormKind::kL2, Method::kEcq},   {2049, 256, 127, NormKind::kLinf, Method::kEcq},
-      {100, 1000, 4, NormKind::kL2, Method::kEcq},    {5000, 1024, 2, NormKind::kL2, Method::kEf},
+      {4096, 512, 4, NormKind::kL2, Method::kEcq},  {4096, 512, 4, NormKind::kLinf, Method::kEcq},
+      {1000, 512, 2, NormKind::kL2, Method::kEcq},  {1000, 512, 8, NormKind::kLinf, Method::kQsgd},
+      {333, 1, 1, NormKind::kL2, Method::kEcq},     {777, 64, 1, NormKind::kL2, Method::kQsgd},
+      {2049, 256, 32, NormKind::kL2, Method::kEcq}, {2049, 256, 127, NormKind::kLinf, Method::kEcq},
+      {100, 1000, 4, NormKind::kL2, Method::kEcq},  {5000, 1024, 2, NormKind::kL2, Method::kEf},
   };
   for (const Case& c : cases) {
     for (EncoderChoice encoder : {EncoderChoice::kFixedWidth, EncoderChoice::kAuto}) {
@@ -145,6 +145,26 @@ TEST_CASE("payload is deterministic") {
   CHECK(first.copy() != third.copy());  // another round draws other numbers
 }
 
+TEST_CASE("simd and scalar payloads match") {
+  for (std::uint32_t bucket : {1u, 48u, 512u, 1000u}) {
+    for (std::uint32_t levels : {1u, 2u, 4u, 8u, 32u, 127u}) {
+      CompressorConfig config = make_config(4099, Method::kEcq, bucket, levels);
+      CompressorHarness simd(config);
+      config.simd = false;
+      CompressorHarness scalar(config);
+      CAPTURE(bucket);
+      CAPTURE(levels);
+      for (std::uint32_t round = 0; round < 3; ++round) {
+        const std::vector<float> g = gaussian_vector(config.dimension, round);
+        REQUIRE(simd.step(g, StreamKey{8, 9, round}) == Status::kOk);
+        REQUIRE(scalar.step(g, StreamKey{8, 9, round}) == Status::kOk);
+        CHECK(simd.copy() == scalar.copy());
+        CHECK(simd.error_copy() == scalar.error_copy());
+      }
+    }
+  }
+}
+
 TEST_CASE("payload is identical across threads") {
   const CompressorConfig config = make_config(20000, Method::kEcq, 512, 4);
   const std::vector<float> g = gaussian_vector(config.dimension, 12);
@@ -188,9 +208,9 @@ TEST_CASE("payload golden checksum") {
     std::uint32_t expected_crc;
   };
   const Case cases[] = {
-      {4, NormKind::kL2, EncoderChoice::kFixedWidth, 429755532u},
-      {2, NormKind::kL2, EncoderChoice::kAuto, 2587519634u},
-      {8, NormKind::kLinf, EncoderChoice::kFixedWidth, 3853482244u},
+      {4, NormKind::kL2, EncoderChoice::kFixedWidth, 3963206210u},
+      {2, NormKind::kL2, EncoderChoice::kAuto, 4181277395u},
+      {8, NormKind::kLinf, EncoderChoice::kFixedWidth, 4081997486u},
   };
   for (const Case& c : cases) {
     CompressorConfig config = make_config(5000, Method::kEcq, 384, c.levels, c.norm, c.encoder);
@@ -280,7 +300,8 @@ TEST_CASE("load error buffer rejects non-finite") {
   CompressorHarness harness(make_config(16, Method::kEcq, 8, 4));
   std::vector<float> values(16, 1.0f);
   values[5] = INFINITY;
-  CHECK(harness.compressor.load_error_buffer(Span<const float>(values.data(), values.size())) == Status::kNonFiniteInput);
+  CHECK(harness.compressor.load_error_buffer(Span<const float>(values.data(), values.size())) ==
+        Status::kNonFiniteInput);
   CHECK(harness.compressor.last_error().position == 5);
   CHECK(harness.error_copy() == std::vector<float>(16, 0.0f));
   values[5] = 2.0f;
@@ -408,7 +429,8 @@ TEST_CASE("rollback rejects other payloads") {
   CHECK(harness.compressor.rollback(Span<const std::uint8_t>(older.data(), older.size())) == Status::kStalePayload);
   std::vector<std::uint8_t> corrupted = harness.copy();
   corrupted[30] ^= 0x01;
-  CHECK(harness.compressor.rollback(Span<const std::uint8_t>(corrupted.data(), corrupted.size())) == Status::kChecksumMismatch);
+  CHECK(harness.compressor.rollback(Span<const std::uint8_t>(corrupted.data(), corrupted.size())) ==
+        Status::kChecksumMismatch);
   CHECK(harness.error_copy() == before);
   CHECK(harness.compressor.rollback(harness.bytes()) == Status::kOk);
 }
@@ -428,13 +450,13 @@ TEST_CASE("init rejects bad configurations") {
   std::vector<float> g(100000, 1.0f);
   std::vector<std::uint8_t> out(Compressor::max_payload_bytes(config));
   std::size_t size = 0;
-  CHECK(compressor.compress(Span<const float>(g.data(), g.size()), StreamKey{}, Span<std::uint8_t>(out.data(), out.size()), &size) ==
-        Status::kNotInitialized);
+  CHECK(compressor.compress(Span<const float>(g.data(), g.size()), StreamKey{},
+                            Span<std::uint8_t>(out.data(), out.size()), &size) == Status::kNotInitialized);
   REQUIRE(compressor.init(config, memory) == Status::kOk);
-  CHECK(compressor.compress(Span<const float>(g.data(), g.size()), StreamKey{}, Span<std::uint8_t>(out.data(), out.size() - 1), &size) ==
-        Status::kBufferTooSmall);
-  CHECK(compressor.compress(Span<const float>(g.data(), 99999), StreamKey{}, Span<std::uint8_t>(out.data(), out.size()), &size) ==
-        Status::kInvalidArgument);
+  CHECK(compressor.compress(Span<const float>(g.data(), g.size()), StreamKey{},
+                            Span<std::uint8_t>(out.data(), out.size() - 1), &size) == Status::kBufferTooSmall);
+  CHECK(compressor.compress(Span<const float>(g.data(), 99999), StreamKey{}, Span<std::uint8_t>(out.data(), out.size()),
+                            &size) == Status::kInvalidArgument);
 }
 
 std::vector<std::string> g_logged;

@@ -2,9 +2,8 @@
 
 #include <doctest/doctest.h>
 
-#include <initializer_list>
-
 #include <cstring>
+#include <initializer_list>
 #include <vector>
 
 namespace ecq {

@@ -2,10 +2,9 @@
 
 #include <doctest/doctest.h>
 
-#include <initializer_list>
-
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <random>
 #include <vector>
 
@@ -200,7 +199,8 @@ TEST_CASE("raw payload with NaN") {
 TEST_CASE("accumulate adds weighted decode") {
   const Bytes payload = make_payload(Method::kEcq, 4, EncoderChoice::kAuto);
   PayloadView view;
-  REQUIRE(validate_payload(Span<const std::uint8_t>(payload.data(), payload.size()), DecodeLimits{}, &view) == Status::kOk);
+  REQUIRE(validate_payload(Span<const std::uint8_t>(payload.data(), payload.size()), DecodeLimits{}, &view) ==
+          Status::kOk);
   std::vector<float> decoded(1000);
   REQUIRE(decode_payload(view, Span<float>(decoded.data(), decoded.size())) == Status::kOk);
   std::vector<float> sum(1000, 1.0f);
@@ -231,7 +231,8 @@ TEST_CASE("random corruption never crashes") {
       caught_by_crc += validate(changed) != Status::kOk ? 1 : 0;
       reseal(changed);
       PayloadView view;
-      if (validate_payload(Span<const std::uint8_t>(changed.data(), changed.size()), DecodeLimits{}, &view) == Status::kOk) {
+      if (validate_payload(Span<const std::uint8_t>(changed.data(), changed.size()), DecodeLimits{}, &view) ==
+          Status::kOk) {
         std::vector<float> out(view.dimension());
         REQUIRE(decode_payload(view, Span<float>(out.data(), out.size())) == Status::kOk);
         for (float value : out) {

@@ -15,7 +15,8 @@ TEST_CASE("bits per symbol") {
     std::uint32_t levels;
     std::uint32_t bits;
   };
-  const Case cases[] = {{1, 2}, {2, 3}, {3, 3}, {4, 4}, {7, 4}, {8, 5}, {15, 5}, {16, 6}, {32, 7}, {63, 7}, {64, 8}, {127, 8}};
+  const Case cases[] = {{1, 2},  {2, 3},  {3, 3},  {4, 4},  {7, 4},  {8, 5},
+                        {15, 5}, {16, 6}, {32, 7}, {63, 7}, {64, 8}, {127, 8}};
   for (const Case& c : cases) {
     CAPTURE(c.levels);
     CHECK(bits_per_symbol(c.levels) == c.bits);

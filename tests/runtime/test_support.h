@@ -21,9 +21,8 @@ inline std::vector<float> gaussian_vector(std::size_t size, std::uint32_t seed, 
   return values;
 }
 
-inline CompressorConfig make_config(std::uint32_t dimension, Method method, std::uint32_t bucket,
-                                    std::uint32_t levels, NormKind norm = NormKind::kL2,
-                                    EncoderChoice encoder = EncoderChoice::kAuto) {
+inline CompressorConfig make_config(std::uint32_t dimension, Method method, std::uint32_t bucket, std::uint32_t levels,
+                                    NormKind norm = NormKind::kL2, EncoderChoice encoder = EncoderChoice::kAuto) {
   CompressorConfig config;
   config.dimension = dimension;
   config.method = method;
@@ -48,7 +47,9 @@ struct CompressorHarness {
 
   Span<const std::uint8_t> bytes() const { return Span<const std::uint8_t>(payload.data(), size); }
 
-  std::vector<std::uint8_t> copy() const { return std::vector<std::uint8_t>(payload.begin(), payload.begin() + static_cast<std::ptrdiff_t>(size)); }
+  std::vector<std::uint8_t> copy() const {
+    return std::vector<std::uint8_t>(payload.begin(), payload.begin() + static_cast<std::ptrdiff_t>(size));
+  }
 
   /// Validates and decodes the last payload; an empty vector when invalid.
   std::vector<float> decoded() const {

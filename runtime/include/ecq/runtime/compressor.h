@@ -91,6 +91,9 @@ struct CompressorConfig {
   Compensation compensation;
   bool use_default_compensation = true;
   EncoderChoice encoder = EncoderChoice::kAuto;
+  /// Use the SIMD kernels for this CPU. false runs the scalar reference
+  /// kernels, which produce the same bytes more slowly.
+  bool simd = true;
 };
 
 /// Compresses one device's gradients step after step. Not copyable: it owns a
@@ -156,8 +159,9 @@ class Compressor {
  private:
   Status fail(Status status, std::uint64_t position = 0, double found = 0.0, double limit = 0.0);
   Status scan_buckets(const float* gradient, std::uint8_t* scales);
-  void quantize_buckets(const float* gradient, const StreamKey& key, const std::uint8_t* scales,
-                        std::uint8_t* symbols, std::uint32_t* histogram);
+  Status report_non_finite(const float* gradient, std::uint32_t begin, std::uint32_t count, std::uint32_t bucket);
+  void quantize_groups(const float* gradient, const StreamKey& key, const std::uint8_t* scales, std::uint8_t* symbols,
+                       std::uint32_t* histogram);
   std::size_t try_entropy_coding(const std::uint32_t* histogram, std::uint8_t* symbols, std::size_t fixed_bytes);
 
   CompressorConfig config_;

@@ -107,8 +107,8 @@ class PayloadView {
 /// kDimensionMismatch, kChecksumMismatch, kBadScale, kBadSymbol (a symbol
 /// above 2s, non-zero padding bits, a corrupt rANS table or stream, or a
 /// non-finite raw value). error->position is a byte offset into `payload`.
-[[nodiscard]] Status validate_payload(Span<const std::uint8_t> payload, const DecodeLimits& limits,
-                                      PayloadView* view, ErrorInfo* error = nullptr);
+[[nodiscard]] Status validate_payload(Span<const std::uint8_t> payload, const DecodeLimits& limits, PayloadView* view,
+                                      ErrorInfo* error = nullptr);
 
 /// Writes the decoded vector to `out`, which must have view.dimension()
 /// elements (kInvalidArgument otherwise).

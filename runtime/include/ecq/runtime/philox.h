@@ -49,10 +49,11 @@ struct StreamKey {
   std::uint32_t round = 0;
 };
 
-/// Returns the Philox block that serves elements [4 * block_index,
-/// 4 * block_index + 4) of the stream `key`. The seed is the Philox key; the
-/// counter is (block index, round, device id low, device id high), so streams
-/// of different devices or rounds never share a counter.
+/// Returns Philox block `block_index` of the stream `key`. The seed is the
+/// Philox key; the counter is (block index, round, device id low, device id
+/// high), so streams of different devices or rounds never share a counter.
+/// The quantizer draws element i's uniform from word (i % 64) / 16 of block
+/// (i / 64) * 16 + i % 16, which lets 16 SIMD lanes evaluate 16 blocks at once.
 inline PhiloxBlock stream_block(const StreamKey& key, std::uint32_t block_index) {
   const PhiloxBlock counter{{block_index, key.round, static_cast<std::uint32_t>(key.device_id),
                              static_cast<std::uint32_t>(key.device_id >> 32)}};
@@ -61,8 +62,6 @@ inline PhiloxBlock stream_block(const StreamKey& key, std::uint32_t block_index)
 
 /// Maps a 32-bit word to a float uniform on [0, 1) with 24 bits of
 /// resolution. The largest value is 1 - 2^-24, so a draw never reaches 1.0.
-inline float uniform_from_bits(std::uint32_t bits) {
-  return static_cast<float>(bits >> 8) * 0x1.0p-24f;
-}
+inline float uniform_from_bits(std::uint32_t bits) { return static_cast<float>(bits >> 8) * 0x1.0p-24f; }
 
 }  // namespace ecq

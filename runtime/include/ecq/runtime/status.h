@@ -8,26 +8,26 @@
 namespace ecq {
 
 /// Result of a device-runtime call. `kOk` is the only success value.
-enum class [[nodiscard]] Status : std::int32_t {
-  kOk = 0,
-  kInvalidArgument,        ///< a parameter is out of its documented range
-  kNotInitialized,         ///< the object was used before a successful init()
-  kBufferTooSmall,         ///< a caller-given buffer is smaller than required
-  kNonFiniteInput,         ///< a gradient or error-buffer element is NaN or Inf
-  kScaleOverflow,          ///< a bucket's norm does not fit in a float
-  kErrorBufferOverflow,    ///< the error update would leave the float range
-  kUnstableCompensation,   ///< alpha^2 * gamma + (beta - alpha)^2 >= 1 and not forced
-  kStalePayload,           ///< rollback given a payload that is not the last one compressed
-  kTruncatedPayload,       ///< the payload ends before its declared length
-  kTrailingBytes,          ///< bytes follow the payload's checksum
-  kOversizedPayload,       ///< the payload exceeds the receiver's size or dimension limit
-  kBadMagic,               ///< the payload does not start with the ecq payload magic
-  kUnsupportedVersion,     ///< the payload format version is not supported
-  kBadHeaderField,         ///< a header field is outside its valid range
-  kDimensionMismatch,      ///< the payload dimension is not the expected one
-  kBadScale,               ///< a bucket scale is negative, NaN or Inf
-  kBadSymbol,              ///< a symbol is outside the alphabet, or the entropy stream is corrupt
-  kChecksumMismatch,       ///< the CRC-32C does not match the payload bytes
+enum class [[nodiscard]] Status : std::int32_t{
+    kOk = 0,
+    kInvalidArgument,       ///< a parameter is out of its documented range
+    kNotInitialized,        ///< the object was used before a successful init()
+    kBufferTooSmall,        ///< a caller-given buffer is smaller than required
+    kNonFiniteInput,        ///< a gradient or error-buffer element is NaN or Inf
+    kScaleOverflow,         ///< a bucket's norm does not fit in a float
+    kErrorBufferOverflow,   ///< the error update would leave the float range
+    kUnstableCompensation,  ///< alpha^2 * gamma + (beta - alpha)^2 >= 1 and not forced
+    kStalePayload,          ///< rollback given a payload that is not the last one compressed
+    kTruncatedPayload,      ///< the payload ends before its declared length
+    kTrailingBytes,         ///< bytes follow the payload's checksum
+    kOversizedPayload,      ///< the payload exceeds the receiver's size or dimension limit
+    kBadMagic,              ///< the payload does not start with the ecq payload magic
+    kUnsupportedVersion,    ///< the payload format version is not supported
+    kBadHeaderField,        ///< a header field is outside its valid range
+    kDimensionMismatch,     ///< the payload dimension is not the expected one
+    kBadScale,              ///< a bucket scale is negative, NaN or Inf
+    kBadSymbol,             ///< a symbol is outside the alphabet, or the entropy stream is corrupt
+    kChecksumMismatch,      ///< the CRC-32C does not match the payload bytes
 };
 
 /// Returns a stable, human-readable name such as "non-finite input".
