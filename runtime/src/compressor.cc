@@ -302,20 +302,20 @@ void Compressor::quantize_groups(const float* gradient, const StreamKey& key, co
   float uniforms[detail::kGroupElements];
   std::uint8_t codes[detail::kGroupElements];
 
+  detail::BucketCursor cursor(bucket, dimension);
   detail::for_each_group(dimension, [&](std::uint32_t group, std::uint32_t first, std::uint32_t count) {
     kernels.group_uniforms(key, group, uniforms);
-    detail::for_each_bucket_piece(
-        first, count, bucket, dimension, [&](std::uint32_t k, std::uint32_t begin, std::uint32_t end) {
-          if (k != params_bucket) {
-            const float scale = detail::load_f32(scales + 4u * k);
-            params.step = detail::level_step(scale, levels);
-            params.ratio =
-                scale > 0.0f ? static_cast<float>(static_cast<double>(levels) / static_cast<double>(scale)) : 0.0f;
-            params_bucket = k;
-          }
-          kernels.quantize(gradient + begin, error_ != nullptr ? error_ + begin : nullptr, end - begin,
-                           uniforms + (begin - first), params, codes + (begin - first));
-        });
+    cursor.pieces(first, count, [&](std::uint32_t k, std::uint32_t begin, std::uint32_t end) {
+      if (k != params_bucket) {
+        const float scale = detail::load_f32(scales + 4u * k);
+        params.step = detail::level_step(scale, levels);
+        params.ratio =
+            scale > 0.0f ? static_cast<float>(static_cast<double>(levels) / static_cast<double>(scale)) : 0.0f;
+        params_bucket = k;
+      }
+      kernels.quantize(gradient + begin, error_ != nullptr ? error_ + begin : nullptr, end - begin,
+                       uniforms + (begin - first), params, codes + (begin - first));
+    });
     detail::pack_group(codes, count, bits, symbols + static_cast<std::size_t>(group) * 8u * bits);
     if (histogram != nullptr) {
       for (std::uint32_t j = 0; j < count; ++j) {
@@ -386,6 +386,7 @@ Status Compressor::compress(Span<const float> gradient, const StreamKey& key, Sp
     return Status::kOk;
   }
 
+  const detail::FlushToZeroScope flush_mode(detail::select_kernels(!config_.simd));
   std::uint8_t* scales = payload + kPayloadHeaderBytes;
   std::uint8_t* symbols = scales + 4u * static_cast<std::size_t>(bucket_count(config_));
   const Status scanned = scan_buckets(gradient.data(), scales);

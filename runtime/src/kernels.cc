@@ -3,6 +3,7 @@
 #include <cfloat>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "bits.h"
 
@@ -67,9 +68,9 @@ void quantize_scalar(const float* g, float* h, std::uint32_t n, const float* uni
     const float hf = h != nullptr ? flush(h[j]) : 0.0f;
     const float v = flush(gf + flush(p.alpha * hf));
     const float a = std::fabs(v) * p.ratio;
-    float level = std::floor(a);
-    level = level < p.top ? level : p.top;
-    level = uniforms[j] < a - level ? level + 1.0f : level;
+    const float floor = std::floor(a);
+    // Rounding can push a slightly past s; the clamp keeps the level at s.
+    float level = uniforms[j] < a - floor ? floor + 1.0f : floor;
     level = level < p.top ? level : p.top;
     const float signed_level = v < 0.0f ? -level : level;
     codes[j] = static_cast<std::uint8_t>(static_cast<std::int32_t>(signed_level) + static_cast<std::int32_t>(p.levels));
@@ -78,44 +79,6 @@ void quantize_scalar(const float* g, float* h, std::uint32_t n, const float* uni
     }
   }
 }
-
-#define ECQ_KERNEL inline __attribute__((always_inline))
-
-// One copy of the SIMD kernels per instruction set; the baseline is the
-// build's own target (SSE2 on x86-64, NEON on AArch64).
-#define ECQ_SIMD_ISA 0
-namespace baseline {
-#include "kernels_simd.inc"
-}  // namespace baseline
-#undef ECQ_SIMD_ISA
-
-#if defined(__x86_64__)
-#pragma GCC push_options
-#pragma GCC target("avx2")
-#define ECQ_SIMD_ISA 256
-namespace avx2 {
-#include "kernels_simd.inc"
-}  // namespace avx2
-#undef ECQ_SIMD_ISA
-#pragma GCC pop_options
-
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq")
-#define ECQ_SIMD_ISA 512
-namespace avx512 {
-#include "kernels_simd.inc"
-}  // namespace avx512
-#undef ECQ_SIMD_ISA
-#pragma GCC pop_options
-#endif
-
-const Kernels kKernelsBaseline = {baseline::scan, baseline::group_uniforms, baseline::quantize, "baseline"};
-#if defined(__x86_64__)
-const Kernels kKernelsAvx2 = {avx2::scan, avx2::group_uniforms, avx2::quantize, "avx2"};
-const Kernels kKernelsAvx512 = {avx512::scan, avx512::group_uniforms, avx512::quantize, "avx512"};
-#endif
-
-const Kernels kScalar = {scan_scalar, group_uniforms_scalar, quantize_scalar, "scalar"};
 
 // Fixed-width packing works on 8 codes at a time: 8 codes of r bits are
 // exactly r bytes. The codes sit one per byte of a 64-bit word; three
@@ -131,8 +94,8 @@ constexpr std::uint64_t repeat_mask(std::uint32_t field_bits, std::uint32_t stri
   return mask;
 }
 
-template <std::uint32_t kBits>
-inline std::uint64_t fold(std::uint64_t x) {
+template <std::uint32_t kBits, typename Word>
+inline Word fold(Word x) {
   x = (x & repeat_mask<kBits>(kBits, 16)) | ((x >> (8 - kBits)) & repeat_mask<kBits>(kBits, 16) << kBits);
   x = (x & repeat_mask<kBits>(2 * kBits, 32)) |
       ((x >> (16 - 2 * kBits)) & repeat_mask<kBits>(2 * kBits, 32) << (2 * kBits));
@@ -140,8 +103,8 @@ inline std::uint64_t fold(std::uint64_t x) {
          ((x >> (32 - 4 * kBits)) & (((std::uint64_t{1} << (4 * kBits)) - 1) << (4 * kBits)));
 }
 
-template <std::uint32_t kBits>
-inline std::uint64_t unfold(std::uint64_t x) {
+template <std::uint32_t kBits, typename Word>
+inline Word unfold(Word x) {
   x = (x & ((std::uint64_t{1} << (4 * kBits)) - 1)) |
       ((x << (32 - 4 * kBits)) & (((std::uint64_t{1} << (4 * kBits)) - 1) << 32));
   x = (x & repeat_mask<kBits>(2 * kBits, 32)) | ((x << (16 - 2 * kBits)) & (repeat_mask<kBits>(2 * kBits, 32) << 16));
@@ -182,6 +145,72 @@ void unpack_fixed(const std::uint8_t* in, std::uint32_t count, std::uint8_t* cod
   }
 }
 
+#define ECQ_KERNEL inline __attribute__((always_inline))
+
+// One copy of the SIMD kernels per instruction set; the baseline is the
+// build's own target (SSE2 on x86-64, NEON on AArch64).
+#if defined(__x86_64__)
+#define ECQ_HARDWARE_FLUSH 1
+#else
+#define ECQ_HARDWARE_FLUSH 0
+#endif
+
+#if defined(__x86_64__)
+#define ECQ_SIMD_ISA 128
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+#define ECQ_SIMD_ISA 64
+#else
+#define ECQ_SIMD_ISA 0
+#endif
+namespace baseline {
+#include "kernels_simd.inc"
+}  // namespace baseline
+#undef ECQ_SIMD_ISA
+
+#if defined(__x86_64__)
+#pragma GCC push_options
+#pragma GCC target("avx2")
+#define ECQ_SIMD_ISA 256
+namespace avx2 {
+#include "kernels_simd.inc"
+}  // namespace avx2
+#undef ECQ_SIMD_ISA
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq")
+#define ECQ_SIMD_ISA 512
+namespace avx512 {
+#include "kernels_simd.inc"
+}  // namespace avx512
+#undef ECQ_SIMD_ISA
+#pragma GCC pop_options
+#endif
+
+const Kernels kKernelsBaseline = {baseline::scan,     baseline::group_uniforms,
+                                  baseline::quantize, baseline::accumulate_groups,
+                                  "baseline",         ECQ_HARDWARE_FLUSH != 0};
+#if defined(__x86_64__)
+const Kernels kKernelsAvx2 = {avx2::scan, avx2::group_uniforms, avx2::quantize, avx2::accumulate_groups, "avx2", true};
+const Kernels kKernelsAvx512 = {
+    avx512::scan, avx512::group_uniforms, avx512::quantize, avx512::accumulate_groups, "avx512", true};
+#endif
+
+void accumulate_groups_scalar(const std::uint8_t* packed, std::uint32_t groups, std::uint32_t bits, float factor,
+                              float offset, float* out) {
+  std::uint8_t codes[kGroupElements];
+  for (std::uint32_t group = 0; group < groups; ++group) {
+    unpack_group(packed + static_cast<std::size_t>(group) * 8u * bits, kGroupElements, bits, codes);
+    float* target = out + static_cast<std::size_t>(group) * kGroupElements;
+    for (std::uint32_t j = 0; j < kGroupElements; ++j) {
+      target[j] += factor * (static_cast<float>(codes[j]) - offset);
+    }
+  }
+}
+
+const Kernels kScalar = {scan_scalar, group_uniforms_scalar, quantize_scalar, accumulate_groups_scalar, "scalar",
+                         false};
+
 bool cpu_has(const char* feature_set) {
 #if defined(__x86_64__)
   if (feature_set[0] == '5') {
@@ -198,6 +227,25 @@ bool cpu_has(const char* feature_set) {
 }  // namespace
 
 const Kernels& scalar_kernels() { return kScalar; }
+
+FlushToZeroScope::FlushToZeroScope(const Kernels& kernels) : active_(kernels.hardware_flush) {
+#if defined(__x86_64__)
+  if (active_) {
+    constexpr unsigned kFlushToZero = 1u << 15;
+    constexpr unsigned kDenormalsAreZero = 1u << 6;
+    saved_ = _mm_getcsr();
+    _mm_setcsr(saved_ | kFlushToZero | kDenormalsAreZero);
+  }
+#endif
+}
+
+FlushToZeroScope::~FlushToZeroScope() {
+#if defined(__x86_64__)
+  if (active_) {
+    _mm_setcsr(saved_);
+  }
+#endif
+}
 
 std::size_t supported_simd_kernels(const Kernels** out) {
   std::size_t count = 0;

@@ -20,27 +20,49 @@ namespace ecq::detail {
 constexpr std::uint32_t kGroupElements = 64;
 
 /// Calls visit(group, first, count) for each group of kGroupElements
-/// consecutive elements of a vector; the last group may be shorter.
+/// consecutive elements of a vector, from group `first_group` on; the last
+/// group may be shorter.
 template <typename Visit>
-void for_each_group(std::uint32_t dimension, Visit visit) {
-  for (std::uint32_t group = 0, first = 0; first < dimension; ++group, first += kGroupElements) {
+void for_each_group(std::uint32_t dimension, Visit visit, std::uint32_t first_group = 0) {
+  for (std::uint32_t group = first_group, first = first_group * kGroupElements; first < dimension;
+       ++group, first += kGroupElements) {
     visit(group, first, dimension - first < kGroupElements ? dimension - first : kGroupElements);
   }
 }
 
-/// Splits elements [first, first + count) where bucket boundaries cut them
-/// and calls visit(bucket_index, begin, end) for each piece in order.
-template <typename Visit>
-void for_each_bucket_piece(std::uint32_t first, std::uint32_t count, std::uint32_t bucket_size, std::uint32_t dimension,
-                           Visit visit) {
-  for (std::uint32_t i = first; i < first + count;) {
-    const std::uint32_t k = i / bucket_size;
-    const std::uint32_t bucket_end = bucket_size > dimension - k * bucket_size ? dimension : (k + 1) * bucket_size;
-    const std::uint32_t end = bucket_end < first + count ? bucket_end : first + count;
-    visit(k, i, end);
-    i = end;
+/// Walks the buckets of a vector alongside its groups, without a division per
+/// group: pieces() splits elements [first, first + count), which must follow
+/// the previous call's elements, where bucket boundaries cut them and calls
+/// visit(bucket_index, begin, end) for each piece in order.
+class BucketCursor {
+ public:
+  /// Starts at bucket `first_bucket`, which must exist.
+  BucketCursor(std::uint32_t bucket_size, std::uint32_t dimension, std::uint32_t first_bucket = 0)
+      : bucket_size_(bucket_size),
+        dimension_(dimension),
+        index_(first_bucket),
+        end_(bucket_size < dimension - first_bucket * bucket_size ? (first_bucket + 1) * bucket_size : dimension) {}
+
+  template <typename Visit>
+  void pieces(std::uint32_t first, std::uint32_t count, Visit visit) {
+    const std::uint32_t stop = first + count;
+    for (std::uint32_t i = first; i < stop;) {
+      if (i == end_) {
+        ++index_;
+        end_ = bucket_size_ < dimension_ - end_ ? end_ + bucket_size_ : dimension_;
+      }
+      const std::uint32_t end = end_ < stop ? end_ : stop;
+      visit(index_, i, end);
+      i = end;
+    }
   }
-}
+
+ private:
+  std::uint32_t bucket_size_;
+  std::uint32_t dimension_;
+  std::uint32_t index_;
+  std::uint32_t end_;
+};
 
 /// Sums and maxima of one bucket that the scan pass collects.
 struct BucketScan {
@@ -69,7 +91,32 @@ struct Kernels {
   /// updates h in place. `uniforms` holds one draw per element.
   void (*quantize)(const float* g, float* h, std::uint32_t n, const float* uniforms, const SegmentParams& params,
                    std::uint8_t* codes);
+  /// Adds factor * (code - offset) to out[0..64 * groups) for `groups` whole
+  /// groups of fixed-width codes of `bits` bits starting at `packed`.
+  void (*accumulate_groups)(const std::uint8_t* packed, std::uint32_t groups, std::uint32_t bits, float factor,
+                            float offset, float* out);
   const char* name;
+  /// The SIMD kernels leave subnormal flushing to the FPU (x86 FTZ and DAZ)
+  /// and must run inside a FlushToZeroScope. The values they produce equal the
+  /// scalar reference's, except that a flushed result may be -0 where the
+  /// reference gives +0; that never changes a payload byte, because a zero's
+  /// sign reaches neither a norm, a level nor a level's sign.
+  bool hardware_flush;
+};
+
+/// Sets the x86 MXCSR flush-to-zero and denormals-are-zero bits for its
+/// lifetime when `kernels` needs them, and restores the previous mode. Code in
+/// the scope sees subnormal float and double inputs and results as zero.
+class FlushToZeroScope {
+ public:
+  explicit FlushToZeroScope(const Kernels& kernels);
+  ~FlushToZeroScope();
+  FlushToZeroScope(const FlushToZeroScope&) = delete;
+  FlushToZeroScope& operator=(const FlushToZeroScope&) = delete;
+
+ private:
+  bool active_;
+  unsigned saved_ = 0;
 };
 
 /// Returns the fastest kernels this CPU runs, or the scalar reference when

@@ -227,40 +227,62 @@ void apply_payload(const PayloadView& view, float weight, float* out, bool store
     }
     return;
   }
-  SymbolSource source(view);
-  std::uint8_t codes[detail::kGroupElements];
   const auto offset = static_cast<float>(view.levels());
   const std::uint32_t dimension = view.dimension();
   const std::uint32_t bucket = view.bucket_size();
+  std::uint32_t first_group = 0;
+  if (view.encoding() == Encoding::kFixedWidth && !store && !flush_results && bucket % detail::kGroupElements == 0) {
+    // Fast path: whole buckets of whole groups, one factor each.
+    const detail::Kernels& kernels = detail::select_kernels();
+    const std::uint32_t bits = bits_per_symbol(view.levels());
+    const std::uint32_t groups_per_bucket = bucket / detail::kGroupElements;
+    const std::uint32_t whole_buckets = dimension / bucket;
+    for (std::uint32_t k = 0; k < whole_buckets; ++k) {
+      const float factor = weight * detail::level_step(view.scale(k), view.levels());
+      kernels.accumulate_groups(view.body() + static_cast<std::size_t>(k) * groups_per_bucket * 8u * bits,
+                                groups_per_bucket, bits, factor, offset, out + static_cast<std::size_t>(k) * bucket);
+    }
+    first_group = whole_buckets * groups_per_bucket;
+  }
+
+  SymbolSource source(view);
+  std::uint8_t codes[detail::kGroupElements];
   std::uint32_t factor_bucket = UINT32_MAX;
   float factor = 0.0f;
-  detail::for_each_group(dimension, [&](std::uint32_t group, std::uint32_t first, std::uint32_t count) {
-    source.read_group(group, count, codes);
-    detail::for_each_bucket_piece(first, count, bucket, dimension,
-                                  [&](std::uint32_t k, std::uint32_t begin, std::uint32_t end) {
-                                    if (k != factor_bucket) {
-                                      factor = weight * detail::level_step(view.scale(k), view.levels());
-                                      factor_bucket = k;
-                                    }
-                                    const std::uint8_t* piece = codes + (begin - first);
-                                    float* target = out + begin;
-                                    const std::uint32_t n = end - begin;
-                                    if (store) {
-                                      for (std::uint32_t j = 0; j < n; ++j) {
-                                        target[j] = factor * (static_cast<float>(piece[j]) - offset);
-                                      }
-                                    } else {
-                                      for (std::uint32_t j = 0; j < n; ++j) {
-                                        target[j] += factor * (static_cast<float>(piece[j]) - offset);
-                                      }
-                                    }
-                                    if (flush_results) {
-                                      for (std::uint32_t j = 0; j < n; ++j) {
-                                        target[j] = detail::flush(target[j]);
-                                      }
-                                    }
-                                  });
-  });
+  const std::uint32_t first_element = first_group * detail::kGroupElements;
+  if (first_element >= dimension) {
+    return;
+  }
+  detail::BucketCursor cursor(bucket, dimension, first_element / bucket);
+  detail::for_each_group(
+      dimension,
+      [&](std::uint32_t group, std::uint32_t first, std::uint32_t count) {
+        source.read_group(group, count, codes);
+        cursor.pieces(first, count, [&](std::uint32_t k, std::uint32_t begin, std::uint32_t end) {
+          if (k != factor_bucket) {
+            factor = weight * detail::level_step(view.scale(k), view.levels());
+            factor_bucket = k;
+          }
+          const std::uint8_t* __restrict piece = codes + (begin - first);
+          float* __restrict target = out + begin;
+          const std::uint32_t n = end - begin;
+          if (store) {
+            for (std::uint32_t j = 0; j < n; ++j) {
+              target[j] = factor * (static_cast<float>(piece[j]) - offset);
+            }
+          } else {
+            for (std::uint32_t j = 0; j < n; ++j) {
+              target[j] += factor * (static_cast<float>(piece[j]) - offset);
+            }
+          }
+          if (flush_results) {
+            for (std::uint32_t j = 0; j < n; ++j) {
+              target[j] = detail::flush(target[j]);
+            }
+          }
+        });
+      },
+      first_group);
 }
 
 }  // namespace
