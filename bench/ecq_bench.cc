@@ -20,6 +20,7 @@
 
 #include "ecq/runtime/compressor.h"
 #include "ecq/runtime/payload.h"
+#include "kernels.h"
 
 namespace {
 
@@ -79,9 +80,9 @@ std::pair<double, double> time_pair(int repeats, const std::function<void()>& fi
   return {median(first_times), median(second_times)};
 }
 
-void check(Status status, const char* what) {
+void check(Status status, const char* operation) {
   if (status != Status::kOk) {
-    std::fprintf(stderr, "ecq-bench: %s failed: %s\n", what, ecq::status_name(status));
+    std::fprintf(stderr, "ecq-bench: %s failed: %s\n", operation, ecq::status_name(status));
     std::exit(1);
   }
 }
@@ -159,6 +160,58 @@ Json bench_compress(const Options& options) {
   result["bits_per_element_fixed_width"] = 8.0 * static_cast<double>(fixed.size) / n;
   result["bits_per_element_entropy"] = 8.0 * static_cast<double>(entropy.size) / n;
   result["entropy_encoding"] = ecq::encoding_name(entropy.view().encoding());
+  return result;
+}
+
+// Nanoseconds per element of each compress stage on cache-resident data
+// (64 Ki elements), to show where the time of bench_compress() goes.
+Json bench_stages(const Options& options) {
+  namespace detail = ecq::detail;
+  const std::uint32_t n = 1u << 16;
+  const std::vector<float> gradient = gaussian(n, 4);
+  std::vector<float> error(n, 0.01f);
+  std::vector<std::uint8_t> symbols(n);
+  const detail::Kernels& kernels = detail::select_kernels();
+  const detail::FlushToZeroScope flush_mode(kernels);
+  const int rounds = 50;
+  auto per_element = [&](const std::function<void()>& stage) {
+    const auto [seconds, unused] = time_pair(
+        options.repeats,
+        [&] {
+          for (int r = 0; r < rounds; ++r) {
+            stage();
+          }
+        },
+        [] {});
+    (void)unused;
+    return seconds * 1e9 / (static_cast<double>(n) * rounds);
+  };
+  detail::BucketScan scan;
+  float uniforms[detail::kGroupElements];
+  std::uint8_t codes[detail::kGroupElements] = {};
+  const detail::SegmentParams params{0.3f, 0.95f, 4.0f / 22.6f, 22.6f / 4.0f, 4.0f, 4};
+  Json result;
+  result["kernels"] = kernels.name;
+  result["scan_ns"] = per_element([&] {
+    for (std::uint32_t b = 0; b < n; b += 512) {
+      kernels.scan(gradient.data() + b, error.data() + b, 512, 0.3f, 0.95f, &scan);
+    }
+  });
+  result["random_draws_ns"] = per_element([&] {
+    for (std::uint32_t group = 0; group < n / detail::kGroupElements; ++group) {
+      kernels.group_uniforms(ecq::StreamKey{1, 2, 3}, group, uniforms);
+    }
+  });
+  result["quantize_and_update_ns"] = per_element([&] {
+    for (std::uint32_t i = 0; i < n; i += detail::kGroupElements) {
+      kernels.quantize(gradient.data() + i, error.data() + i, detail::kGroupElements, uniforms, params, codes);
+    }
+  });
+  result["pack_ns"] = per_element([&] {
+    for (std::uint32_t i = 0; i < n; i += detail::kGroupElements) {
+      detail::pack_group(codes, detail::kGroupElements, 4, symbols.data() + i / 2);
+    }
+  });
   return result;
 }
 
@@ -271,6 +324,14 @@ void print_report(const Json& report) {
   std::printf("  %-40s %14.3e\n", "decode_elements_per_s", decode["decode_elements_per_s"].get<double>());
   std::printf("  %-40s %14.3e\n", "floor_elements_per_s (acc = c*acc)", decode["floor_elements_per_s"].get<double>());
   std::printf("  %-40s %14.3e\n", "validate_elements_per_s", decode["validate_elements_per_s"].get<double>());
+  const Json& stages = report["compress_stages"];
+  std::printf("\n  compress stages, cache-resident, %s kernels (ns per element)\n",
+              stages["kernels"].get<std::string>().c_str());
+  for (const char* stage : {"scan_ns", "random_draws_ns", "quantize_and_update_ns", "pack_ns"}) {
+    std::printf("  %-40s %14.3f\n", stage, stages[stage].get<double>());
+  }
+  std::printf("  %-40s %14.3f\n", "floor loop (h = beta*h + g), 16M",
+              1e9 / compress["floor_elements_per_s"].get<double>());
   std::printf("\n  entropy_overhead, gaussian_1m, bucket 512 (target <= 1.02)\n");
   std::printf("  %-5s %-4s %10s %14s %14s %12s %14s\n", "norm", "s", "overhead", "entropy b/el", "coded b/el",
               "table bytes", "payload b/el");
@@ -303,6 +364,7 @@ int main(int argc, char** argv) {
   report["repeats"] = options.repeats;
   report["hardware_threads"] = std::thread::hardware_concurrency();
   report["compress"] = bench_compress(options);
+  report["compress_stages"] = bench_stages(options);
   report["decode"] = bench_decode(options);
   double worst_overhead = 0.0;
   report["entropy_overhead"] = bench_entropy(options, &worst_overhead);

@@ -1,11 +1,11 @@
 #pragma once
-// Inner loops of the compressor and the payload decoder, each in a scalar
-// reference form and an explicit-SIMD form (GCC vector extensions over 16
-// lanes) that produces the same bits: both use only IEEE fp32 operations that
-// round identically, in the same order, with no fused multiply-add.
+// Inner loops of the compressor and the payload decoder. Each has a scalar
+// reference and SIMD forms for several instruction sets (kernels_simd.inc).
+// All of them use the same IEEE fp32 operations in the same order, with no
+// fused multiply-add, so they produce the same payload bits.
 //
-// The SIMD forms are compiled several times (kernels.cc) for the instruction
-// sets the CPU may have, and select_kernels() picks one at run time.
+// The SIMD forms are compiled once per instruction set (kernels.cc), and
+// select_kernels() picks one at run time.
 
 #include <cstddef>
 #include <cstdint>
@@ -14,9 +14,9 @@
 
 namespace ecq::detail {
 
-/// Elements per random-number group: one 16-lane Philox evaluation yields 64
-/// words. Element i of the stream uses word (i % 64) / 16 of Philox block
-/// (i / 64) * 16 + i % 16, so lane j of the vector serves elements 16w + j.
+/// Elements per random-number group: 16 Philox blocks of 4 words. Element i
+/// of the stream uses word (i % 64) / 16 of block (i / 64) * 16 + i % 16, so
+/// a SIMD register of blocks yields the draws of consecutive elements.
 constexpr std::uint32_t kGroupElements = 64;
 
 /// Calls visit(group, first, count) for each group of kGroupElements
@@ -88,7 +88,7 @@ struct Kernels {
   /// Fills out[0..64) with the uniforms of group `group` of the stream.
   void (*group_uniforms)(const StreamKey& key, std::uint32_t group, float* out);
   /// Quantizes n elements: writes codes (level + s) and, when h is not null,
-  /// updates h in place. `uniforms` holds one draw per element.
+  /// updates h in place. `uniforms` contains one draw per element.
   void (*quantize)(const float* g, float* h, std::uint32_t n, const float* uniforms, const SegmentParams& params,
                    std::uint8_t* codes);
   /// Adds factor * (code - offset) to out[0..64 * groups) for `groups` whole
@@ -97,16 +97,16 @@ struct Kernels {
                             float offset, float* out);
   const char* name;
   /// The SIMD kernels leave subnormal flushing to the FPU (x86 FTZ and DAZ)
-  /// and must run inside a FlushToZeroScope. The values they produce equal the
-  /// scalar reference's, except that a flushed result may be -0 where the
-  /// reference gives +0; that never changes a payload byte, because a zero's
-  /// sign reaches neither a norm, a level nor a level's sign.
+  /// and must run inside a FlushToZeroScope. Their values equal the scalar
+  /// reference's, except that a flushed result may be -0 where the reference
+  /// gives +0. That never changes a payload byte, because the sign of a zero
+  /// reaches neither a norm, a level nor the sign of a level.
   bool hardware_flush;
 };
 
 /// Sets the x86 MXCSR flush-to-zero and denormals-are-zero bits for its
-/// lifetime when `kernels` needs them, and restores the previous mode. Code in
-/// the scope sees subnormal float and double inputs and results as zero.
+/// lifetime when `kernels` needs them, and restores the previous mode. Inside
+/// the scope, subnormal float and double inputs and results count as zero.
 class FlushToZeroScope {
  public:
   explicit FlushToZeroScope(const Kernels& kernels);

@@ -30,7 +30,7 @@ double reference_norm(const float* values, std::size_t count, NormKind norm) {
   return norm == NormKind::kL2 ? std::sqrt(result) : result;
 }
 
-// Checks one step against a double-precision reference of the paper's
+// Checks one step against a double-precision reference of the ECQ-SGD
 // recursion: every decoded level is the floor or the ceiling of s |v| / ||v||
 // with the sign of v, and h_new = beta * h + g - q.
 void check_against_reference(const CompressorConfig& config, std::uint32_t seed) {
@@ -403,7 +403,7 @@ TEST_CASE("rollback restores whole gradient as error") {
   const std::vector<float> h0 = harness.error_copy();
   const std::vector<float> g = gaussian_vector(3000, 2);
   REQUIRE(harness.step(g, StreamKey{0, 0, 1}) == Status::kOk);
-  const std::vector<std::uint8_t> kept = harness.copy();
+  const std::vector<std::uint8_t> rolled_back = harness.copy();
   REQUIRE(harness.compressor.rollback(harness.bytes()) == Status::kOk);
   const double beta = harness.compressor.compensation().beta;
   const std::vector<float> h = harness.error_copy();
@@ -416,7 +416,8 @@ TEST_CASE("rollback restores whole gradient as error") {
   }
   CHECK(off == 0);
   SUBCASE("second rollback is stale") {
-    CHECK(harness.compressor.rollback(Span<const std::uint8_t>(kept.data(), kept.size())) == Status::kStalePayload);
+    CHECK(harness.compressor.rollback(Span<const std::uint8_t>(rolled_back.data(), rolled_back.size())) ==
+          Status::kStalePayload);
   }
 }
 

@@ -75,7 +75,7 @@ constexpr double kDefaultStabilityTarget = 0.9;
 /// 0.15, beta = 0.885.
 Compensation default_compensation(const QuantizerConfig& quantizer);
 
-/// Which payload encoding compress() may produce.
+/// Choice of payload encoding for compress().
 enum class EncoderChoice : std::uint8_t {
   kAuto = 0,        ///< entropy-coded when that is smaller, else fixed width
   kFixedWidth = 1,  ///< always fixed width
@@ -122,7 +122,7 @@ class Compressor {
   /// Runs one step: reads `gradient` (dimension elements), writes the payload
   /// to out[0..*out_size) and updates the error buffer in place. On any
   /// failure the error buffer and the rollback state are unchanged and
-  /// last_error() says why: kNonFiniteInput (position = element index, found =
+  /// last_error() describes the failure: kNonFiniteInput (position = element index, found =
   /// the value; covers the gradient and the error buffer), kScaleOverflow
   /// (position = bucket), kErrorBufferOverflow (position = bucket),
   /// kBufferTooSmall. The random rounding is keyed on `key` and the element
@@ -132,12 +132,12 @@ class Compressor {
 
   /// Takes back the last compressed update after learning it was not applied.
   /// Adds the decoded payload to the error buffer, so h = beta * h + g: the
-  /// whole gradient becomes error, as if the step had sent nothing. `payload`
-  /// must be the exact bytes of the last compress() (the caller keeps them
-  /// until the verdict; no second copy is kept here) and is checked against
-  /// its CRC. Fails with kStalePayload for any other payload, after a second
-  /// rollback, or after a newer compress(). A no-op for methods without an
-  /// error buffer.
+  /// whole gradient becomes error, as if the step had sent nothing.
+  /// `payload` must be the exact bytes of the last compress(). The caller
+  /// keeps them until the verdict, because no second copy is kept here, and
+  /// rollback() checks them against their CRC. Fails with kStalePayload for
+  /// any other payload, after a second rollback, or after a newer compress().
+  /// A no-op for methods without an error buffer.
   [[nodiscard]] Status rollback(Span<const std::uint8_t> payload);
 
   /// The error buffer h, for persistence. Empty for methods that keep none.
@@ -147,7 +147,7 @@ class Compressor {
   /// and a size other than dimension() (kInvalidArgument), leaving h as it was.
   [[nodiscard]] Status load_error_buffer(Span<const float> values);
 
-  /// Sets h = 0 and forgets the rollback state.
+  /// Sets h = 0 and clears the rollback state.
   void reset_error_buffer();
 
   const CompressorConfig& config() const { return config_; }

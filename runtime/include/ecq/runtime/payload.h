@@ -53,7 +53,7 @@ std::size_t raw_payload_bytes(std::uint32_t dimension);
 /// size_t (possible on 32-bit targets).
 std::size_t fixed_width_payload_bytes(std::uint32_t dimension, const QuantizerConfig& quantizer);
 
-/// What a receiver accepts.
+/// Limits a receiver applies to incoming payloads.
 struct DecodeLimits {
   std::uint32_t expected_dimension = 0;  ///< 0 accepts any dimension up to max_dimension
   std::uint32_t max_dimension = 1u << 26;

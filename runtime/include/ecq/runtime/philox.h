@@ -50,10 +50,10 @@ struct StreamKey {
 };
 
 /// Returns Philox block `block_index` of the stream `key`. The seed is the
-/// Philox key; the counter is (block index, round, device id low, device id
-/// high), so streams of different devices or rounds never share a counter.
+/// Philox key and the counter is (block index, round, device id low, device
+/// id high), so streams of different devices or rounds never share a counter.
 /// The quantizer draws element i's uniform from word (i % 64) / 16 of block
-/// (i / 64) * 16 + i % 16, which lets 16 SIMD lanes evaluate 16 blocks at once.
+/// (i / 64) * 16 + i % 16, so SIMD lanes can evaluate adjacent blocks at once.
 inline PhiloxBlock stream_block(const StreamKey& key, std::uint32_t block_index) {
   const PhiloxBlock counter{{block_index, key.round, static_cast<std::uint32_t>(key.device_id),
                              static_cast<std::uint32_t>(key.device_id >> 32)}};

@@ -1,6 +1,6 @@
 #pragma once
 // Status codes of the device runtime. Device code reports every failure
-// through these values and never throws.
+// through these values; it is built with -fno-exceptions.
 
 #include <cstddef>
 #include <cstdint>
@@ -34,9 +34,10 @@ enum class [[nodiscard]] Status : std::int32_t{
 const char* status_name(Status status);
 
 /// Details of the last failure: where it happened and which value caused it.
-/// `position` is an element index for gradient and error-buffer checks and a
-/// byte offset for payload checks; `found` and `limit` are the offending value
-/// and the bound it broke, where the status has them.
+/// `position` is an element index for gradient and error-buffer checks, a
+/// bucket index for norm checks and a byte offset for payload checks. `found`
+/// and `limit` are the offending value and the bound it broke, where the
+/// status has them.
 struct ErrorInfo {
   Status status = Status::kOk;
   std::uint64_t position = 0;
