@@ -126,19 +126,17 @@ std::size_t Compressor::max_payload_bytes(const CompressorConfig& config) {
   return fixed_width_payload_bytes(config.dimension, config.quantizer);
 }
 
-Status Compressor::fail(Status status, std::uint64_t position, double found, double limit) {
-  last_error_ = ErrorInfo{status, position, found, limit};
+Status Compressor::fail(Status status, std::uint64_t position, double found, double limit, const char* subject) {
+  last_error_ = ErrorInfo{status, position, found, limit, subject};
   return status;
 }
 
 Status Compressor::init(const CompressorConfig& config, Span<std::uint8_t> arena) {
-  initialized_ = false;
-  rollback_armed_ = false;
-  error_ = nullptr;
-  scratch_ = nullptr;
-  scratch_bytes_ = 0;
+  // Nothing changes until every check has passed, so a failed call leaves a
+  // working compressor as it was.
   if (config.method > Method::kEcq) {
-    return fail(Status::kInvalidArgument, 0, static_cast<double>(config.method), 3);
+    return fail(Status::kInvalidArgument, 0, static_cast<double>(config.method), 0,
+                "method must be kFp32, kQsgd, kEf or kEcq");
   }
   if (config.method != Method::kFp32) {
     ErrorInfo quantizer_error;
@@ -148,7 +146,9 @@ Status Compressor::init(const CompressorConfig& config, Span<std::uint8_t> arena
     }
   }
   if (!valid_shape(config)) {
-    return fail(Status::kInvalidArgument, 0, config.dimension, 1);
+    return fail(Status::kInvalidArgument, 0, config.dimension, 0,
+                config.dimension == 0 ? "dimension must be at least 1"
+                                      : "dimension is too large: the payload size does not fit in size_t");
   }
 
   Compensation compensation;
@@ -158,10 +158,12 @@ Status Compressor::init(const CompressorConfig& config, Span<std::uint8_t> arena
     compensation = config.use_default_compensation ? default_compensation(config.quantizer) : config.compensation;
   }
   if (!(compensation.alpha >= 0.0f && compensation.alpha <= 1.0f)) {
-    return fail(Status::kInvalidArgument, 0, static_cast<double>(compensation.alpha), 1.0);
+    return fail(Status::kInvalidArgument, 0, static_cast<double>(compensation.alpha), 0,
+                "compensation alpha must be in [0, 1]");
   }
   if (!(compensation.beta >= 0.0f && compensation.beta <= 1.0f)) {
-    return fail(Status::kInvalidArgument, 1, static_cast<double>(compensation.beta), 1.0);
+    return fail(Status::kInvalidArgument, 0, static_cast<double>(compensation.beta), 0,
+                "compensation beta must be in [0, 1]");
   }
   if (keeps_error(config.method) && compensation.alpha > 0.0f) {
     const double gamma = variance_bound(config.quantizer);
@@ -181,10 +183,13 @@ Status Compressor::init(const CompressorConfig& config, Span<std::uint8_t> arena
 
   const std::size_t needed = required_arena_bytes(config);
   if (arena.size() < needed || arena.data() == nullptr) {
-    return fail(Status::kBufferTooSmall, 0, static_cast<double>(arena.size()), static_cast<double>(needed));
+    return fail(Status::kBufferTooSmall, 0, static_cast<double>(arena.size()), static_cast<double>(needed), "arena");
   }
   const auto address = reinterpret_cast<std::uintptr_t>(arena.data());
   std::uint8_t* cursor = arena.data() + ((kArenaAlignment - address % kArenaAlignment) % kArenaAlignment);
+  error_ = nullptr;
+  scratch_ = nullptr;
+  scratch_bytes_ = 0;
   if (keeps_error(config.method)) {
     error_ = reinterpret_cast<float*>(cursor);
     cursor += sizeof(float) * static_cast<std::size_t>(config.dimension);
@@ -213,13 +218,17 @@ Status Compressor::load_error_buffer(Span<const float> values) {
   if (!initialized_) {
     return fail(Status::kNotInitialized);
   }
-  if (error_ == nullptr || values.size() != config_.dimension) {
-    return fail(Status::kInvalidArgument, 0, static_cast<double>(values.size()),
-                error_ == nullptr ? 0.0 : static_cast<double>(config_.dimension));
+  if (error_ == nullptr) {
+    return fail(Status::kInvalidArgument, 0, static_cast<double>(values.size()), 0,
+                "error buffer values given, but this method (fp32 or qsgd) keeps no error buffer");
+  }
+  if (values.size() != config_.dimension) {
+    return fail(Status::kInvalidArgument, 0, static_cast<double>(values.size()), config_.dimension,
+                "error buffer values must have one element per dimension");
   }
   for (std::size_t i = 0; i < values.size(); ++i) {
     if (non_finite(values[i])) {
-      return fail(Status::kNonFiniteInput, i, static_cast<double>(values[i]), FLT_MAX);
+      return fail(Status::kNonFiniteInput, i, static_cast<double>(values[i]), FLT_MAX, "error buffer element");
     }
   }
   for (std::size_t i = 0; i < values.size(); ++i) {
@@ -277,10 +286,10 @@ Status Compressor::report_non_finite(const float* gradient, std::uint32_t begin,
                                      std::uint32_t bucket) {
   for (std::uint32_t i = begin; i < begin + count; ++i) {
     if (non_finite(gradient[i])) {
-      return fail(Status::kNonFiniteInput, i, static_cast<double>(gradient[i]), FLT_MAX);
+      return fail(Status::kNonFiniteInput, i, static_cast<double>(gradient[i]), FLT_MAX, "gradient element");
     }
     if (error_ != nullptr && non_finite(error_[i])) {
-      return fail(Status::kNonFiniteInput, i, static_cast<double>(error_[i]), FLT_MAX);
+      return fail(Status::kNonFiniteInput, i, static_cast<double>(error_[i]), FLT_MAX, "error buffer element");
     }
   }
   return fail(Status::kErrorBufferOverflow, bucket, HUGE_VAL, FLT_MAX);
@@ -361,19 +370,24 @@ Status Compressor::compress(Span<const float> gradient, const StreamKey& key, Sp
   if (!initialized_) {
     return fail(Status::kNotInitialized);
   }
-  if (gradient.size() != config_.dimension || gradient.data() == nullptr || out_size == nullptr) {
-    return fail(Status::kInvalidArgument, 0, static_cast<double>(gradient.size()), config_.dimension);
+  if (gradient.size() != config_.dimension || gradient.data() == nullptr) {
+    return fail(Status::kInvalidArgument, 0, static_cast<double>(gradient.size()), config_.dimension,
+                "gradient must have one element per dimension");
+  }
+  if (out_size == nullptr) {
+    return fail(Status::kInvalidArgument, 0, 0, 0, "out_size must not be null");
   }
   const std::size_t capacity = max_payload_bytes(config_);
   if (out.size() < capacity || out.data() == nullptr) {
-    return fail(Status::kBufferTooSmall, 0, static_cast<double>(out.size()), static_cast<double>(capacity));
+    return fail(Status::kBufferTooSmall, 0, static_cast<double>(out.size()), static_cast<double>(capacity),
+                "payload buffer");
   }
   std::uint8_t* payload = out.data();
 
   if (config_.method == Method::kFp32) {
     for (std::uint32_t i = 0; i < config_.dimension; ++i) {
       if (non_finite(gradient[i])) {
-        return fail(Status::kNonFiniteInput, i, static_cast<double>(gradient[i]), FLT_MAX);
+        return fail(Status::kNonFiniteInput, i, static_cast<double>(gradient[i]), FLT_MAX, "gradient element");
       }
     }
     const std::uint32_t body = 4u * config_.dimension;
@@ -418,7 +432,9 @@ Status Compressor::rollback(Span<const std::uint8_t> payload) {
     return Status::kOk;
   }
   if (!rollback_armed_) {
-    return fail(Status::kStalePayload, 0, 0.0, 1.0);
+    return fail(Status::kStalePayload, 0, 0.0, last_crc_,
+                "no payload is waiting for a verdict: none was compressed since init() or the last reset, or it was "
+                "already rolled back");
   }
   DecodeLimits limits;
   limits.expected_dimension = config_.dimension;
@@ -431,7 +447,8 @@ Status Compressor::rollback(Span<const std::uint8_t> payload) {
     return error.status;
   }
   if (view.size_bytes() != last_size_ || view.checksum() != last_crc_) {
-    return fail(Status::kStalePayload, view.size_bytes() - kPayloadChecksumBytes, view.checksum(), last_crc_);
+    return fail(Status::kStalePayload, view.size_bytes() - kPayloadChecksumBytes, view.checksum(), last_crc_,
+                "the payload is not the last one compressed");
   }
   detail::add_payload_flushed(view, error_);
   rollback_armed_ = false;

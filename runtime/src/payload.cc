@@ -23,9 +23,10 @@ constexpr std::size_t kBucketOffset = 12;
 constexpr std::size_t kBodySizeOffset = 16;
 constexpr std::size_t kFixedOverhead = kPayloadHeaderBytes + kPayloadChecksumBytes;
 
-Status report(ErrorInfo* error, Status status, std::uint64_t position, double found, double limit) {
+Status report(ErrorInfo* error, Status status, std::uint64_t position, double found, double limit,
+              const char* subject = nullptr) {
   if (error != nullptr) {
-    *error = ErrorInfo{status, position, found, limit};
+    *error = ErrorInfo{status, position, found, limit, subject};
   }
   return status;
 }
@@ -70,11 +71,13 @@ class SymbolSource {
   rans::StreamDecoder stream_;
 };
 
-Status check_header(Span<const std::uint8_t> payload, const DecodeLimits& limits, ErrorInfo* error) {
+// Checks what every version shares: the size limits, the magic and the
+// version byte.
+Status check_envelope(Span<const std::uint8_t> payload, const DecodeLimits& limits, ErrorInfo* error) {
   const std::uint8_t* p = payload.data();
   if (payload.size() > limits.max_payload_bytes) {
     return report(error, Status::kOversizedPayload, 0, static_cast<double>(payload.size()),
-                  static_cast<double>(limits.max_payload_bytes));
+                  static_cast<double>(limits.max_payload_bytes), "size in bytes");
   }
   if (payload.size() < kFixedOverhead) {
     return report(error, Status::kTruncatedPayload, payload.size(), static_cast<double>(kFixedOverhead),
@@ -86,27 +89,39 @@ Status check_header(Span<const std::uint8_t> payload, const DecodeLimits& limits
   if (p[kVersionOffset] != kPayloadVersion) {
     return report(error, Status::kUnsupportedVersion, kVersionOffset, p[kVersionOffset], kPayloadVersion);
   }
+  return Status::kOk;
+}
+
+// Checks the header fields of a payload whose checksum matched.
+Status check_fields(const std::uint8_t* p, ErrorInfo* error) {
   if (p[kEncodingOffset] > static_cast<std::uint8_t>(Encoding::kRans)) {
-    return report(error, Status::kBadHeaderField, kEncodingOffset, p[kEncodingOffset], 2);
+    return report(error, Status::kBadHeaderField, kEncodingOffset, p[kEncodingOffset], 2, "encoding (0 to 2)");
   }
   const bool raw = p[kEncodingOffset] == static_cast<std::uint8_t>(Encoding::kRawFp32);
   const std::uint32_t levels = p[kLevelsOffset];
   const std::uint32_t bucket_size = load_u32(p + kBucketOffset);
   if (raw ? p[kNormOffset] != 0 : p[kNormOffset] > 1) {
-    return report(error, Status::kBadHeaderField, kNormOffset, p[kNormOffset], raw ? 0 : 1);
+    return report(error, Status::kBadHeaderField, kNormOffset, p[kNormOffset], raw ? 0 : 1, "norm (0 or 1)");
   }
   if (raw ? levels != 0 : (levels < kMinLevels || levels > kMaxLevels)) {
-    return report(error, Status::kBadHeaderField, kLevelsOffset, levels, raw ? 0 : kMaxLevels);
+    return report(error, Status::kBadHeaderField, kLevelsOffset, levels, raw ? 0 : kMaxLevels,
+                  "levels s (1 to 127; 0 for raw fp32)");
   }
   if (raw ? bucket_size != 0 : bucket_size == 0) {
-    return report(error, Status::kBadHeaderField, kBucketOffset, bucket_size, raw ? 0 : 1);
+    return report(error, Status::kBadHeaderField, kBucketOffset, bucket_size, raw ? 0 : 1,
+                  "bucket size (>= 1; 0 for raw fp32)");
   }
+  if (load_u32(p + kDimensionOffset) == 0) {
+    return report(error, Status::kBadHeaderField, kDimensionOffset, 0, 1, "dimension (>= 1)");
+  }
+  return Status::kOk;
+}
+
+// Checks the dimension against the receiver's limits.
+Status check_dimension(const std::uint8_t* p, const DecodeLimits& limits, ErrorInfo* error) {
   const std::uint32_t dimension = load_u32(p + kDimensionOffset);
-  if (dimension == 0) {
-    return report(error, Status::kBadHeaderField, kDimensionOffset, 0, 1);
-  }
   if (dimension > limits.max_dimension) {
-    return report(error, Status::kOversizedPayload, kDimensionOffset, dimension, limits.max_dimension);
+    return report(error, Status::kOversizedPayload, kDimensionOffset, dimension, limits.max_dimension, "dimension");
   }
   if (limits.expected_dimension != 0 && dimension != limits.expected_dimension) {
     return report(error, Status::kDimensionMismatch, kDimensionOffset, dimension, limits.expected_dimension);
@@ -114,31 +129,55 @@ Status check_header(Span<const std::uint8_t> payload, const DecodeLimits& limits
   return Status::kOk;
 }
 
-// Checks the body size field against what the encoding allows.
-Status check_body_size(const std::uint8_t* p, ErrorInfo* error) {
+// Stores the payload size the header declares in *size, after checking the
+// header fields and the body size against what the encoding allows.
+Status declared_size(const std::uint8_t* p, std::uint64_t* size, ErrorInfo* error) {
+  const Status fields = check_fields(p, error);
+  if (fields != Status::kOk) {
+    return fields;
+  }
   const auto encoding = static_cast<Encoding>(p[kEncodingOffset]);
   const std::uint32_t dimension = load_u32(p + kDimensionOffset);
   const std::uint32_t levels = p[kLevelsOffset];
   const std::uint64_t body = load_u32(p + kBodySizeOffset);
-  std::uint64_t expected = 0;
-  switch (encoding) {
-    case Encoding::kRawFp32: expected = 4ull * dimension; break;
-    case Encoding::kFixedWidth: expected = (symbol_bits_total(dimension, levels) + 7) / 8; break;
-    case Encoding::kRans: {
-      const std::uint64_t minimum = rans::table_bytes(2 * levels + 1) + rans::kStateBytes;
-      const std::uint64_t maximum = (symbol_bits_total(dimension, levels) + 7) / 8;
-      if (body < minimum || body > maximum) {
-        return report(error, Status::kBadHeaderField, kBodySizeOffset, static_cast<double>(body),
-                      static_cast<double>(body < minimum ? minimum : maximum));
-      }
-      return Status::kOk;
-    }
+  const std::uint64_t fixed = (symbol_bits_total(dimension, levels) + 7) / 8;
+  std::uint64_t minimum = encoding == Encoding::kRawFp32 ? 4ull * dimension : fixed;
+  std::uint64_t maximum = minimum;
+  if (encoding == Encoding::kRans) {
+    minimum = rans::table_bytes(2 * levels + 1) + rans::kStateBytes;
   }
-  if (body != expected) {
+  if (body < minimum || body > maximum) {
     return report(error, Status::kBadHeaderField, kBodySizeOffset, static_cast<double>(body),
-                  static_cast<double>(expected));
+                  static_cast<double>(body < minimum ? minimum : maximum), "body size");
   }
+  const std::uint64_t bucket_size = load_u32(p + kBucketOffset);
+  const std::uint64_t buckets = encoding == Encoding::kRawFp32 ? 0 : (dimension + bucket_size - 1) / bucket_size;
+  *size = kPayloadHeaderBytes + 4 * buckets + body + kPayloadChecksumBytes;
   return Status::kOk;
+}
+
+bool sealed_at(Span<const std::uint8_t> payload, std::uint64_t size) {
+  const std::size_t end = static_cast<std::size_t>(size) - kPayloadChecksumBytes;
+  return load_u32(payload.data() + end) == crc32c(payload.data(), end);
+}
+
+// Names the damage to a payload whose checksum did not match: cut short,
+// followed by extra bytes, or changed in transit.
+Status diagnose_damage(Span<const std::uint8_t> payload, ErrorInfo* error) {
+  std::uint64_t declared = 0;
+  if (declared_size(payload.data(), &declared, nullptr) != Status::kOk) {
+    declared = 0;
+  }
+  if (declared != 0 && payload.size() < declared) {
+    return report(error, Status::kTruncatedPayload, payload.size(), static_cast<double>(declared),
+                  static_cast<double>(payload.size()));
+  }
+  if (declared != 0 && payload.size() > declared && sealed_at(payload, declared)) {
+    return report(error, Status::kTrailingBytes, declared, static_cast<double>(payload.size()),
+                  static_cast<double>(declared));
+  }
+  const std::size_t end = payload.size() - kPayloadChecksumBytes;
+  return report(error, Status::kChecksumMismatch, end, load_u32(payload.data() + end), crc32c(payload.data(), end));
 }
 
 Status check_scales(const PayloadView& view, const std::uint8_t* scales, std::size_t scales_offset, ErrorInfo* error) {
@@ -155,7 +194,8 @@ Status check_raw_values(const PayloadView& view, std::size_t body_offset, ErrorI
   for (std::uint32_t i = 0; i < view.dimension(); ++i) {
     const float value = load_f32(view.body() + 4u * i);
     if (detail::non_finite(value)) {
-      return report(error, Status::kBadSymbol, body_offset + 4u * i, static_cast<double>(value), FLT_MAX);
+      return report(error, Status::kBadSymbol, body_offset + 4u * i, static_cast<double>(value), 0,
+                    "raw fp32 value (NaN or Inf)");
     }
   }
   return Status::kOk;
@@ -182,12 +222,14 @@ Status check_fixed_symbols(const PayloadView& view, std::size_t body_offset, Err
     }
   });
   if (bad_element != UINT64_MAX) {
-    return report(error, Status::kBadSymbol, body_offset + bad_element * bits / 8, bad_code, alphabet);
+    return report(error, Status::kBadSymbol, body_offset + bad_element * bits / 8, bad_code, alphabet,
+                  "fixed-width symbol");
   }
   const std::uint32_t used_bits = static_cast<std::uint32_t>((static_cast<std::uint64_t>(view.dimension()) * bits) % 8);
   const std::uint8_t last = view.body()[view.body_bytes() - 1];
   if (used_bits != 0 && (last >> used_bits) != 0) {
-    return report(error, Status::kBadSymbol, body_offset + view.body_bytes() - 1, last >> used_bits, 0);
+    return report(error, Status::kBadSymbol, body_offset + view.body_bytes() - 1, last >> used_bits, 0,
+                  "padding bits after the last symbol (must be 0)");
   }
   return Status::kOk;
 }
@@ -196,12 +238,12 @@ Status check_rans_symbols(const PayloadView& view, std::size_t body_offset, Erro
   const std::uint32_t alphabet = 2 * view.levels() + 1;
   rans::FrequencyTable table;
   if (rans::read_table(view.body(), view.table_bytes(), alphabet, &table) != Status::kOk) {
-    return report(error, Status::kBadSymbol, body_offset, 0, alphabet);
+    return report(error, Status::kBadSymbol, body_offset, 0, alphabet, "rANS frequency table");
   }
   rans::StreamDecoder stream;
   const std::size_t stream_offset = body_offset + view.table_bytes();
   if (stream.start(view.body() + view.table_bytes(), view.body_bytes() - view.table_bytes()) != Status::kOk) {
-    return report(error, Status::kBadSymbol, stream_offset, 0, alphabet);
+    return report(error, Status::kBadSymbol, stream_offset, 0, alphabet, "rANS stream");
   }
   SymbolSource source(view);
   std::uint8_t codes[detail::kGroupElements];
@@ -209,7 +251,7 @@ Status check_rans_symbols(const PayloadView& view, std::size_t body_offset, Erro
     source.read_group(group, count, codes);
   });
   if (!source.stream_ok()) {
-    return report(error, Status::kBadSymbol, stream_offset, 0, alphabet);
+    return report(error, Status::kBadSymbol, stream_offset, 0, alphabet, "rANS stream");
   }
   return Status::kOk;
 }
@@ -317,16 +359,33 @@ float PayloadView::scale(std::uint32_t bucket) const { return load_f32(scales_ +
 Status validate_payload(Span<const std::uint8_t> payload, const DecodeLimits& limits, PayloadView* view,
                         ErrorInfo* error) {
   if (view == nullptr || (payload.data() == nullptr && payload.size() != 0)) {
-    return report(error, Status::kInvalidArgument, 0, 0, 0);
+    return report(error, Status::kInvalidArgument, 0, 0, 0,
+                  "view must not be null, nor the payload data when its size is not 0");
   }
-  Status status = check_header(payload, limits, error);
+  // The checksum comes first: with it intact, every later defect was written
+  // by the sender; without it, the bytes were cut or changed on the way.
+  Status status = check_envelope(payload, limits, error);
   if (status != Status::kOk) {
     return status;
+  }
+  if (!sealed_at(payload, payload.size())) {
+    return diagnose_damage(payload, error);
   }
   const std::uint8_t* p = payload.data();
-  status = check_body_size(p, error);
+  std::uint64_t declared = 0;
+  status = declared_size(p, &declared, error);
   if (status != Status::kOk) {
     return status;
+  }
+  status = check_dimension(p, limits, error);
+  if (status != Status::kOk) {
+    return status;
+  }
+  if (declared != payload.size()) {
+    return report(error, Status::kBadHeaderField, kBodySizeOffset, static_cast<double>(load_u32(p + kBodySizeOffset)),
+                  static_cast<double>(load_u32(p + kBodySizeOffset)) + static_cast<double>(payload.size()) -
+                      static_cast<double>(declared),
+                  "body size");
   }
 
   PayloadView parsed;
@@ -345,21 +404,7 @@ Status validate_payload(Span<const std::uint8_t> payload, const DecodeLimits& li
 
   const std::uint64_t scales_offset = kPayloadHeaderBytes;
   const std::uint64_t body_offset = scales_offset + 4ull * parsed.bucket_count_;
-  const std::uint64_t expected = body_offset + parsed.body_size_ + kPayloadChecksumBytes;
-  if (payload.size() < expected) {
-    return report(error, Status::kTruncatedPayload, payload.size(), static_cast<double>(expected),
-                  static_cast<double>(payload.size()));
-  }
-  if (payload.size() > expected) {
-    return report(error, Status::kTrailingBytes, expected, static_cast<double>(payload.size()),
-                  static_cast<double>(expected));
-  }
-  const std::size_t checksum_offset = payload.size() - kPayloadChecksumBytes;
-  const std::uint32_t stored = load_u32(p + checksum_offset);
-  const std::uint32_t computed = crc32c(p, checksum_offset);
-  if (stored != computed) {
-    return report(error, Status::kChecksumMismatch, checksum_offset, stored, computed);
-  }
+  const std::uint32_t stored = load_u32(p + payload.size() - kPayloadChecksumBytes);
   parsed.checksum_ = stored;
   parsed.size_ = payload.size();
   parsed.scales_ = p + scales_offset;

@@ -8,11 +8,13 @@ namespace ecq {
 Status validate_quantizer(const QuantizerConfig& config, ErrorInfo* error) {
   ErrorInfo found;
   if (config.bucket_size == 0) {
-    found = ErrorInfo{Status::kInvalidArgument, 0, 0.0, 1.0};
+    found = ErrorInfo{Status::kInvalidArgument, 0, 0.0, 0.0, "quantizer bucket_size must be at least 1"};
   } else if (config.levels < kMinLevels || config.levels > kMaxLevels) {
-    found = ErrorInfo{Status::kInvalidArgument, 0, static_cast<double>(config.levels), kMaxLevels};
+    found = ErrorInfo{Status::kInvalidArgument, 0, static_cast<double>(config.levels), 0.0,
+                      "quantizer levels s must be 1 to 127"};
   } else if (config.norm != NormKind::kL2 && config.norm != NormKind::kLinf) {
-    found = ErrorInfo{Status::kInvalidArgument, 0, static_cast<double>(config.norm), 1.0};
+    found = ErrorInfo{Status::kInvalidArgument, 0, static_cast<double>(config.norm), 0.0,
+                      "quantizer norm must be NormKind::kL2 (0) or NormKind::kLinf (1)"};
   }
   if (error != nullptr) {
     *error = found;

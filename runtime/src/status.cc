@@ -1,5 +1,6 @@
 #include "ecq/runtime/status.h"
 
+#include <cstdarg>
 #include <cstdio>
 
 namespace ecq {
@@ -31,82 +32,136 @@ const char* status_name(Status status) {
 
 namespace {
 
-// The message template for each status: what failed at `position`, the value
-// found, the limit, and what the caller can do about it.
-const char* message_format(Status status) {
-  switch (status) {
-    case Status::kOk: return "no error";
-    case Status::kInvalidArgument:
-      return "invalid argument %.17g at position %llu (limit %.17g): check the configuration or buffer sizes";
-    case Status::kNotInitialized: return "object used before a successful init(): call init() and check its status";
-    case Status::kBufferTooSmall:
-      return "buffer of %.17g bytes is too small, %.17g bytes are required: size it with the matching *_bytes() "
-             "function";
-    case Status::kNonFiniteInput:
-      return "element %llu is %g (not finite): the step was rejected and the error buffer is unchanged; check the "
-             "loss, learning rate and input data";
-    case Status::kScaleOverflow:
-      return "bucket %llu has norm %.17g, above the float maximum %.17g: scale the gradient down or use l-infinity "
-             "scaling";
-    case Status::kErrorBufferOverflow:
-      return "bucket %llu would push the error buffer to %.17g, above the float maximum %.17g: the step was rejected; "
-             "lower the learning rate or clip gradients";
-    case Status::kUnstableCompensation:
-      return "alpha^2 * gamma + (beta - alpha)^2 = %.17g at position %llu is not below %.17g: pick alpha and beta with "
-             "default_compensation(), or set force to accept divergence risk";
-    case Status::kStalePayload:
-      return "rollback given a payload that is not the last one compressed (byte %llu, value %.17g, expected %.17g): "
-             "keep the payload from the last compress() until its verdict";
-    case Status::kTruncatedPayload:
-      return "payload ends at byte %llu but needs %.17g bytes (found %.17g): the sender or the transport cut it short";
-    case Status::kTrailingBytes:
-      return "payload has extra bytes after its checksum at byte %llu (size %.17g, expected %.17g): pass exactly one "
-             "payload";
-    case Status::kOversizedPayload:
-      return "payload field at byte %llu is %.17g, above the receiver's limit %.17g: raise the limit or send a smaller "
-             "model";
-    case Status::kBadMagic: return "payload magic at byte %llu is %.17g, expected %.17g: this is not an ecq payload";
-    case Status::kUnsupportedVersion:
-      return "payload version at byte %llu is %.17g, this build reads up to %.17g: upgrade the receiver or downgrade "
-             "the sender";
-    case Status::kBadHeaderField:
-      return "payload header field at byte %llu has invalid value %.17g (limit %.17g): the payload is corrupt or from "
-             "an incompatible sender";
-    case Status::kDimensionMismatch:
-      return "payload dimension at byte %llu is %.17g, expected %.17g: the sender runs a different model";
-    case Status::kBadScale:
-      return "payload scale at byte %llu is %g, expected a finite value >= 0 (limit %.17g): the payload is corrupt";
-    case Status::kBadSymbol:
-      return "payload symbol data at byte %llu is invalid (value %.17g, alphabet size %.17g): the payload is corrupt";
-    case Status::kChecksumMismatch:
-      return "payload CRC-32C at byte %llu is %.17g, computed %.17g: the payload was corrupted in transit";
-  }
-  return "unknown status %llu";
+// Writes printf-style text into buffer[*used..capacity) and advances *used by
+// the length the full text needs, so the caller learns the total even when
+// the buffer is too small.
+void append(char* buffer, std::size_t capacity, std::size_t* used, const char* format, ...)
+    __attribute__((format(printf, 4, 5)));
+
+void append(char* buffer, std::size_t capacity, std::size_t* used, const char* format, ...) {
+  va_list arguments;
+  va_start(arguments, format);
+  char* at = *used < capacity ? buffer + *used : nullptr;
+  const int written = std::vsnprintf(at, at != nullptr ? capacity - *used : 0, format, arguments);
+  va_end(arguments);
+  *used += written > 0 ? static_cast<std::size_t>(written) : 0;
 }
+
+unsigned long long as_integer(double value) { return static_cast<unsigned long long>(value); }
 
 }  // namespace
 
 std::size_t describe_error(const ErrorInfo& error, char* buffer, std::size_t capacity) {
+  if (capacity > 0) {
+    buffer[0] = '\0';
+  }
+  std::size_t used = 0;
   const unsigned long long position = error.position;
-  int written = 0;
+  const char* subject = error.subject;
   switch (error.status) {
-    case Status::kOk:
-    case Status::kNotInitialized: written = std::snprintf(buffer, capacity, "%s", message_format(error.status)); break;
-    case Status::kNonFiniteInput:
-      written = std::snprintf(buffer, capacity, message_format(error.status), position, error.found);
-      break;
+    case Status::kOk: append(buffer, capacity, &used, "no error"); break;
     case Status::kInvalidArgument:
-    case Status::kUnstableCompensation:
-      written = std::snprintf(buffer, capacity, message_format(error.status), error.found, position, error.limit);
+      append(buffer, capacity, &used, "invalid argument: %s; found %.9g",
+             subject != nullptr ? subject : "a parameter is out of range", error.found);
+      if (error.limit != 0.0) {
+        append(buffer, capacity, &used, ", expected %.9g", error.limit);
+      }
+      break;
+    case Status::kNotInitialized:
+      append(buffer, capacity, &used, "object used before a successful init(): call init() and check its status");
       break;
     case Status::kBufferTooSmall:
-      written = std::snprintf(buffer, capacity, message_format(error.status), error.found, error.limit);
+      append(buffer, capacity, &used,
+             "%s of %llu bytes is too small, %llu bytes are required: size it with the matching *_bytes() function",
+             subject != nullptr ? subject : "buffer", as_integer(error.found), as_integer(error.limit));
       break;
-    default:
-      written = std::snprintf(buffer, capacity, message_format(error.status), position, error.found, error.limit);
+    case Status::kNonFiniteInput:
+      append(buffer, capacity, &used,
+             "%s element %llu is %g (not finite): the step was rejected and nothing was changed; check the loss, "
+             "learning rate and input data",
+             subject != nullptr ? subject : "input", position, error.found);
       break;
+    case Status::kScaleOverflow:
+      append(
+          buffer, capacity, &used,
+          "bucket %llu has norm %.9g, above the float maximum %.9g: scale the gradient down or use l-infinity scaling",
+          position, error.found, error.limit);
+      break;
+    case Status::kErrorBufferOverflow:
+      append(buffer, capacity, &used,
+             "bucket %llu could push the error buffer to %.9g, above the float maximum %.9g: the step was rejected; "
+             "lower the learning rate or clip gradients",
+             position, error.found, error.limit);
+      break;
+    case Status::kUnstableCompensation:
+      append(buffer, capacity, &used,
+             "alpha^2 * gamma + (beta - alpha)^2 = %.9g is not below %.9g: pick alpha and beta with "
+             "default_compensation(), or set force to accept the risk of divergence",
+             error.found, error.limit);
+      break;
+    case Status::kStalePayload:
+      append(buffer, capacity, &used,
+             "rollback rejected: %s (payload CRC-32C 0x%08llX, last compressed 0x%08llX); keep the payload of the last "
+             "compress() until its verdict and roll it back at most once",
+             subject != nullptr ? subject : "not the last compressed payload", as_integer(error.found),
+             as_integer(error.limit));
+      break;
+    case Status::kTruncatedPayload:
+      append(buffer, capacity, &used,
+             "payload is %llu bytes but its header declares %llu: the sender or the transport cut it short", position,
+             as_integer(error.found));
+      break;
+    case Status::kTrailingBytes:
+      append(buffer, capacity, &used,
+             "payload is %llu bytes, %llu more than its header declares, and the first %llu bytes are intact: pass "
+             "exactly one payload per call",
+             as_integer(error.found), as_integer(error.found - error.limit), as_integer(error.limit));
+      break;
+    case Status::kOversizedPayload:
+      append(
+          buffer, capacity, &used,
+          "payload %s at byte %llu is %llu, above the receiver's limit %llu: raise the limit or send a smaller model",
+          subject != nullptr ? subject : "size", position, as_integer(error.found), as_integer(error.limit));
+      break;
+    case Status::kBadMagic:
+      append(buffer, capacity, &used,
+             "payload starts with bytes 0x%08llX (little-endian), expected 0x%08llX (\"ECQP\"): this is not an ecq "
+             "payload",
+             as_integer(error.found), as_integer(error.limit));
+      break;
+    case Status::kUnsupportedVersion:
+      append(buffer, capacity, &used,
+             "payload format version is %llu, this build reads version %llu: use the same ecq release on both sides",
+             as_integer(error.found), as_integer(error.limit));
+      break;
+    case Status::kBadHeaderField:
+      append(buffer, capacity, &used,
+             "payload header %s at byte %llu is %llu, expected %llu: the sender wrote an invalid payload",
+             subject != nullptr ? subject : "field", position, as_integer(error.found), as_integer(error.limit));
+      break;
+    case Status::kDimensionMismatch:
+      append(buffer, capacity, &used, "payload dimension is %llu, expected %llu: the sender runs a different model",
+             as_integer(error.found), as_integer(error.limit));
+      break;
+    case Status::kBadScale:
+      append(buffer, capacity, &used,
+             "payload scale at byte %llu is %g, expected a finite value >= 0: the sender wrote an invalid payload",
+             position, error.found);
+      break;
+    case Status::kBadSymbol:
+      append(buffer, capacity, &used,
+             "payload %s at byte %llu is invalid (value %llu, alphabet size %llu): the sender wrote an invalid payload",
+             subject != nullptr ? subject : "symbol data", position, as_integer(error.found), as_integer(error.limit));
+      break;
+    case Status::kChecksumMismatch:
+      append(buffer, capacity, &used,
+             "payload CRC-32C at byte %llu is 0x%08llX, computed 0x%08llX: the payload was corrupted in transit; ask "
+             "the sender to resend it",
+             position, as_integer(error.found), as_integer(error.limit));
+      break;
+    default: append(buffer, capacity, &used, "unknown status %d", static_cast<int>(error.status)); break;
   }
-  return written < 0 ? 0 : static_cast<std::size_t>(written);
+  return used;
 }
 
 }  // namespace ecq

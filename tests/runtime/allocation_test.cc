@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "ecq/runtime/compressor.h"
+#include "ecq/runtime/model.h"
 #include "ecq/runtime/payload.h"
+#include "ecq/runtime/trainer.h"
 #include "test_support.h"
 
 extern "C" {
@@ -111,6 +113,41 @@ TEST_CASE("compress path allocates nothing") {
       CHECK(rejected == Status::kNonFiniteInput);
       CHECK(allocations == 0);
     }
+  }
+}
+
+TEST_CASE("model gradient allocates nothing") {
+  // Fashion-MNIST shapes at the batch sizes a simulation uses.
+  const ModelShape shapes[] = {{ModelKind::kLinear, 1024, 0, 0, false},
+                               {ModelKind::kLogistic, 784, 0, 0, true},
+                               {ModelKind::kSoftmax, 784, 10, 0, true},
+                               {ModelKind::kMlp, 784, 10, 128, true}};
+  for (const ModelShape& shape : shapes) {
+    const std::uint32_t rows = 256;
+    std::vector<std::uint8_t> arena(LocalTrainer::required_arena_bytes(shape, rows));
+    LocalTrainer trainer;
+    REQUIRE(trainer.init(shape, rows, Span<std::uint8_t>(arena.data(), arena.size())) == Status::kOk);
+    std::vector<float> parameters(trainer.model().size());
+    trainer.model().initialize(Span<float>(parameters.data(), parameters.size()), 3);
+    std::vector<float> gradient(parameters.size());
+    std::vector<float> features = test::gaussian_vector(static_cast<std::size_t>(rows) * shape.inputs, 4);
+    std::vector<float> targets(rows, 1.0f);
+    std::vector<std::int32_t> labels(rows, 3);
+    const Batch batch{features.data(), targets.data(), labels.data(), rows};
+
+    const long before = g_allocations.load();
+    double loss = 0.0;
+    const Status status = trainer.compute_gradient(Span<const float>(parameters.data(), parameters.size()), batch,
+                                                   Span<float>(gradient.data(), gradient.size()), &loss);
+    Evaluation evaluation;
+    const Status evaluated =
+        trainer.model().evaluate(Span<const float>(parameters.data(), parameters.size()), batch, &evaluation);
+    const long allocations = g_allocations.load() - before;
+
+    CAPTURE(model_kind_name(shape.kind));
+    CHECK(status == Status::kOk);
+    CHECK(evaluated == Status::kOk);
+    CHECK(allocations == 0);
   }
 }
 

@@ -499,6 +499,39 @@ TEST_CASE("unstable compensation needs force") {
   CHECK(compressor.init(config, memory) == Status::kInvalidArgument);
 }
 
+TEST_CASE("failed init keeps working compressor") {
+  CompressorHarness harness(make_config(1000, Method::kEcq, 256, 4));
+  REQUIRE(harness.step(gaussian_vector(1000, 1), StreamKey{}) == Status::kOk);
+  const std::vector<float> h = harness.error_copy();
+  CompressorConfig bad = harness.compressor.config();
+  bad.quantizer.levels = 0;
+  CHECK(harness.compressor.init(bad, Span<std::uint8_t>(harness.arena.data(), harness.arena.size())) ==
+        Status::kInvalidArgument);
+  CHECK(harness.error_copy() == h);
+  CHECK(harness.step(gaussian_vector(1000, 2), StreamKey{0, 0, 1}) == Status::kOk);
+}
+
+TEST_CASE("invalid argument names the field") {
+  std::vector<std::uint8_t> arena(1 << 16);
+  Compressor compressor;
+  char message[300];
+  CHECK(compressor.init(make_config(100, Method::kEcq, 512, 0), Span<std::uint8_t>(arena.data(), arena.size())) ==
+        Status::kInvalidArgument);
+  describe_error(compressor.last_error(), message, sizeof message);
+  CHECK(std::string(message).find("levels s must be 1 to 127") != std::string::npos);
+  CHECK(std::string(message).find("found 0") != std::string::npos);
+  REQUIRE(compressor.init(make_config(100, Method::kEcq, 64, 4), Span<std::uint8_t>(arena.data(), arena.size())) ==
+          Status::kOk);
+  std::vector<float> g(99, 1.0f);
+  std::vector<std::uint8_t> out(4096);
+  std::size_t size = 0;
+  CHECK(compressor.compress(Span<const float>(g.data(), g.size()), StreamKey{},
+                            Span<std::uint8_t>(out.data(), out.size()), &size) == Status::kInvalidArgument);
+  describe_error(compressor.last_error(), message, sizeof message);
+  CHECK(std::string(message).find("gradient must have one element per dimension; found 99, expected 100") !=
+        std::string::npos);
+}
+
 TEST_CASE("error messages name value and fix") {
   char message[256];
   ErrorInfo error{Status::kNonFiniteInput, 17, std::nan(""), FLT_MAX};

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <initializer_list>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "ecq/runtime/crc32c.h"
@@ -139,6 +140,36 @@ TEST_CASE("bad checksum") {
   ErrorInfo error;
   CHECK(validate(payload, DecodeLimits{}, &error) == Status::kChecksumMismatch);
   CHECK(error.position == payload.size() - 4);
+}
+
+TEST_CASE("damaged header is a checksum error") {
+  // Without a matching checksum the header cannot be trusted: a changed
+  // length or field reads as damage in transit, not as a sender's mistake.
+  const Bytes payload = make_payload(Method::kEcq, 4, EncoderChoice::kFixedWidth);
+  for (std::size_t offset : {5u, 6u, 7u, 8u, 12u, 16u}) {
+    Bytes changed = payload;
+    changed[offset] ^= 0x01;
+    CAPTURE(offset);
+    CHECK(validate(changed) == Status::kChecksumMismatch);
+  }
+}
+
+TEST_CASE("error descriptions are readable") {
+  Bytes payload = make_payload(Method::kEcq, 4, EncoderChoice::kFixedWidth);
+  char message[300];
+  ErrorInfo error;
+  Bytes bad_magic = payload;
+  bad_magic[0] = 'X';
+  REQUIRE(validate(bad_magic, DecodeLimits{}, &error) == Status::kBadMagic);
+  describe_error(error, message, sizeof message);
+  CHECK(std::string(message).find("0x50514358") != std::string::npos);
+  CHECK(std::string(message).find("ECQP") != std::string::npos);
+  payload[100] ^= 0x10;
+  REQUIRE(validate(payload, DecodeLimits{}, &error) == Status::kChecksumMismatch);
+  describe_error(error, message, sizeof message);
+  CHECK(std::string(message).find("CRC-32C") != std::string::npos);
+  CHECK(std::string(message).find("0x") != std::string::npos);
+  CHECK(std::string(message).find("resend") != std::string::npos);
 }
 
 TEST_CASE("bad scale") {

@@ -116,7 +116,8 @@ class Compressor {
   /// Validates `config`, carves the error buffer and scratch from `arena` and
   /// sets h = 0. `arena` must stay valid, unmoved and otherwise unused for the
   /// life of this object and be at least required_arena_bytes(config) long; any
-  /// alignment is fine. May be called again to reconfigure.
+  /// alignment is fine. May be called again to reconfigure; a failed call
+  /// leaves the previous configuration and error buffer in place.
   [[nodiscard]] Status init(const CompressorConfig& config, Span<std::uint8_t> arena);
 
   /// Runs one step: reads `gradient` (dimension elements), writes the payload
@@ -157,7 +158,8 @@ class Compressor {
   const ErrorInfo& last_error() const { return last_error_; }
 
  private:
-  Status fail(Status status, std::uint64_t position = 0, double found = 0.0, double limit = 0.0);
+  Status fail(Status status, std::uint64_t position = 0, double found = 0.0, double limit = 0.0,
+              const char* subject = nullptr);
   Status scan_buckets(const float* gradient, std::uint8_t* scales);
   Status report_non_finite(const float* gradient, std::uint32_t begin, std::uint32_t count, std::uint32_t bucket);
   void quantize_groups(const float* gradient, const StreamKey& key, const std::uint8_t* scales, std::uint8_t* symbols,

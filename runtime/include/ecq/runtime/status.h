@@ -35,14 +35,17 @@ const char* status_name(Status status);
 
 /// Details of the last failure: where it happened and which value caused it.
 /// `position` is an element index for gradient and error-buffer checks, a
-/// bucket index for norm checks and a byte offset for payload checks. `found`
-/// and `limit` are the offending value and the bound it broke, where the
-/// status has them.
+/// bucket index for norm checks, a row for batch checks and a byte offset for
+/// payload checks. `found` and `limit` are the offending value and the bound
+/// it broke, where the status has them (0 otherwise). `subject`, where set,
+/// is a static sentence fragment naming the value and its valid range, such
+/// as "quantizer levels s must be 1 to 127".
 struct ErrorInfo {
   Status status = Status::kOk;
   std::uint64_t position = 0;
   double found = 0.0;
   double limit = 0.0;
+  const char* subject = nullptr;
 };
 
 /// Writes a one-line English description of `error`, with the value and what
