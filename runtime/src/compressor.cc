@@ -97,8 +97,8 @@ double stability_value(const Compensation& compensation, double gamma) {
 
 Compensation default_compensation(const QuantizerConfig& quantizer) {
   const double gamma = variance_bound(quantizer);
-  const double alpha = std::fmin(1.0, 0.6 / std::sqrt(gamma));
-  const double beta = std::fmin(0.95, alpha + std::sqrt(kDefaultStabilityTarget - alpha * alpha * gamma));
+  const double alpha = std::fmin(1.0, 0.5 / std::sqrt(gamma));
+  const double beta = std::fmin(0.98, alpha + std::sqrt(kDefaultStabilityTarget - alpha * alpha * gamma));
   return Compensation{static_cast<float>(alpha), static_cast<float>(beta), false};
 }
 

@@ -55,19 +55,22 @@ TEST_CASE("default compensation is stable") {
         CAPTURE(levels);
         CHECK(stability_value(pair, variance_bound(quantizer)) <= kDefaultStabilityTarget + 1e-6);
         CHECK(pair.alpha > 0.0f);
-        CHECK(pair.beta <= 0.95f);
+        CHECK(pair.beta <= 0.98f);
       }
     }
   }
 }
 
-TEST_CASE("default compensation at measured points") {
+TEST_CASE("default compensation at known points") {
   const Compensation at_gamma_4 = default_compensation(QuantizerConfig{256, 4, NormKind::kL2});
-  CHECK(at_gamma_4.alpha == doctest::Approx(0.3));
-  CHECK(at_gamma_4.beta == doctest::Approx(0.95));
+  CHECK(at_gamma_4.alpha == doctest::Approx(0.25));
+  CHECK(at_gamma_4.beta == doctest::Approx(0.98));
+  const Compensation at_gamma_8 = default_compensation(QuantizerConfig{1024, 4, NormKind::kL2});
+  CHECK(at_gamma_8.alpha == doctest::Approx(0.5 / std::sqrt(8.0)));
+  CHECK(at_gamma_8.beta == doctest::Approx(0.98));
   const Compensation at_gamma_16 = default_compensation(QuantizerConfig{1024, 2, NormKind::kL2});
-  CHECK(at_gamma_16.alpha == doctest::Approx(0.15));
-  CHECK(at_gamma_16.beta == doctest::Approx(0.15 + std::sqrt(0.54)));
+  CHECK(at_gamma_16.alpha == doctest::Approx(0.125));
+  CHECK(at_gamma_16.beta == doctest::Approx(0.125 + std::sqrt(0.65)));
 }
 
 TEST_CASE("classic error feedback is unstable at gamma 16") {

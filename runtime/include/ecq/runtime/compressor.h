@@ -60,19 +60,17 @@ struct Compensation {
 /// quadratic objectives); at or above 1 it can grow without bound.
 double stability_value(const Compensation& compensation, double gamma);
 
-/// Target value of stability_value() that default_compensation() aims for.
+/// Largest stability_value() that default_compensation() returns.
 constexpr double kDefaultStabilityTarget = 0.9;
 
 /// Returns a stable (alpha, beta) with margin for a quantizer. The rule:
-///   alpha = min(1, 0.6 / sqrt(gamma))                (alpha^2 gamma <= 0.36)
-///   beta  = min(0.95, alpha + sqrt(0.9 - alpha^2 gamma))
-/// so stability_value() <= 0.9. It lands near the pairs an independent run of
-/// the paper's linear regression measured best: at gamma = 4 (l2, s = 4,
-/// b = 256) it gives alpha = 0.3, beta = 0.95 (measured: alpha = 0.3,
-/// beta = 0.9 beat alpha = beta = 0.4), and at gamma = 8 (b = 1024) alpha =
-/// 0.21, beta = 0.947 (measured: alpha = 0.2, beta = 0.95). At gamma = 16 (l2,
-/// s = 2, b = 1024), where classic error feedback diverges, it gives alpha =
-/// 0.15, beta = 0.885.
+///   alpha = min(1, 0.5 / sqrt(gamma))                (alpha^2 gamma <= 0.25)
+///   beta  = min(0.98, alpha + sqrt(0.9 - alpha^2 gamma))
+/// so stability_value() <= 0.9. On the paper's linear regression (s = 4, one
+/// l2 bucket per vector; ecq-repro-linreg) it beat the earlier rule
+/// alpha = 0.6 / sqrt(gamma), beta <= 0.95 on all three datasets. At gamma = 16
+/// (l2, s = 2, b = 1024), where classic error feedback diverges, it gives
+/// alpha = 0.125, beta = 0.931.
 Compensation default_compensation(const QuantizerConfig& quantizer);
 
 /// Choice of payload encoding for compress().
