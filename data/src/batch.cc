@@ -24,7 +24,7 @@ bool check_indices(Span<const std::uint32_t> indices, std::uint64_t count, std::
 bool check_buffer(const char* name, std::size_t size, std::uint64_t required, const std::string& batch,
                   std::string* error) {
   if (size < required) {
-    return fail(error, std::string(name) + " buffer holds " + std::to_string(size) + " elements, but " + batch +
+    return fail(error, std::string(name) + " buffer has " + std::to_string(size) + " elements, but " + batch +
                            " need " + std::to_string(required) + ". Size it for the largest batch.");
   }
   return true;
@@ -33,12 +33,12 @@ bool check_buffer(const char* name, std::size_t size, std::uint64_t required, co
 bool check_image_dataset(const ImageDataset& dataset, bool with_labels, std::string* error) {
   const std::uint64_t pixel_bytes = dataset.count * dataset.image_size();
   if (dataset.pixels.size() < pixel_bytes) {
-    return fail(error, "image data set holds " + std::to_string(dataset.pixels.size()) + " pixel bytes, but " +
+    return fail(error, "image data set contains " + std::to_string(dataset.pixels.size()) + " pixel bytes, but " +
                            std::to_string(dataset.count) + " images of " + std::to_string(dataset.rows) + " x " +
                            std::to_string(dataset.cols) + " need " + std::to_string(pixel_bytes) + ".");
   }
   if (with_labels && dataset.labels.size() < dataset.count) {
-    return fail(error, "labels requested, but the image data set holds " + std::to_string(dataset.labels.size()) +
+    return fail(error, "labels requested, but the image data set contains " + std::to_string(dataset.labels.size()) +
                            " labels for " + std::to_string(dataset.count) +
                            " images. Read it with read_idx_dataset(), or pass an empty label span.");
   }
@@ -48,7 +48,7 @@ bool check_image_dataset(const ImageDataset& dataset, bool with_labels, std::str
 bool check_dense_dataset(const DenseDataset& dataset, std::string* error) {
   const std::uint64_t elements = std::uint64_t{dataset.count()} * dataset.features;
   if (dataset.x.size() < elements) {
-    return fail(error, "dense data set holds " + std::to_string(dataset.x.size()) + " feature values, but " +
+    return fail(error, "dense data set contains " + std::to_string(dataset.x.size()) + " feature values, but " +
                            std::to_string(dataset.count()) + " samples of " + std::to_string(dataset.features) +
                            " features need " + std::to_string(elements) + ".");
   }

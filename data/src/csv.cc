@@ -98,9 +98,9 @@ bool parse_row(const std::string& path, std::uint64_t number, const std::vector<
     float value = 0.0f;
     const NumberStatus status = detail::parse_float(fields[i].text, &value);
     if (status != NumberStatus::kOk) {
-      const std::string what = "field " + std::to_string(i + 1);
+      const std::string field_name = "field " + std::to_string(i + 1);
       return fail(error, location(path, number, fields[i].column) +
-                             detail::describe_number_problem(status, fields[i].text, what) + ".");
+                             detail::describe_number_problem(status, fields[i].text, field_name) + ".");
     }
     if (i == layout.label) {
       dataset->y.push_back(value);

@@ -93,7 +93,7 @@ bool read_header(GzFile* file, std::uint32_t magic, const char* layout, std::uin
 
 // Reads exactly `bytes` bytes of data that follow the header into *data,
 // growing it step by step so that a header declaring too much data costs
-// no more memory than the file holds.
+// no more memory than the file contains.
 bool read_data(GzFile* file, std::uint64_t bytes, const std::string& declared, std::vector<std::uint8_t>* data,
                std::string* error) {
   constexpr std::uint64_t kStep = std::uint64_t{1} << 24;
@@ -152,18 +152,10 @@ std::string describe_images(std::uint32_t count, std::uint32_t rows, std::uint32
   return std::to_string(count) + " images of " + std::to_string(rows) + " x " + std::to_string(cols) + " pixels";
 }
 
-}  // namespace
-
-bool read_idx_images(const std::string& path, ImageDataset* images, std::string* error) {
-  GzFile file;
-  std::uint32_t header[4] = {};
-  if (!file.open(path, error) || !read_header(&file, kIdxImageMagic, "magic, count, rows, cols", header, 4, error)) {
-    return false;
-  }
-
-  const std::uint32_t count = header[1];
-  const std::uint32_t rows = header[2];
-  const std::uint32_t cols = header[3];
+// Fails on zero rows or columns, and on more pixel bytes than one
+// std::vector can hold.
+bool check_image_shape(const std::string& path, std::uint32_t count, std::uint32_t rows, std::uint32_t cols,
+                       std::string* error) {
   if (rows == 0 || cols == 0) {
     return fail(error, "'" + path +
                            "': invalid IDX header: expected at least 1 row and 1 column per image at byte "
@@ -171,24 +163,36 @@ bool read_idx_images(const std::string& path, ImageDataset* images, std::string*
                            std::to_string(rows) + " rows and " + std::to_string(cols) +
                            " columns. The header is damaged; restore or re-download the file.");
   }
-
-  // count x rows x cols < 2^64 always, but must also fit one std::vector.
+  // count x rows x cols can reach 2^96, so the limit is divided instead.
   const std::uint64_t image_bytes = std::uint64_t{rows} * cols;
-  const std::uint64_t max_bytes = static_cast<std::uint64_t>(std::numeric_limits<std::ptrdiff_t>::max());
-  const std::string declared = describe_images(count, rows, cols);
-  if (image_bytes > max_bytes / (count == 0 ? 1 : count)) {
-    return fail(error, "'" + path + "': the header declares " + declared +
-                           ", more than fits in memory on this platform. The header is damaged; restore or "
+  const auto max_bytes = static_cast<std::uint64_t>(std::numeric_limits<std::ptrdiff_t>::max());
+  if (count != 0 && image_bytes > max_bytes / count) {
+    return fail(error, "'" + path + "': the header declares " + describe_images(count, rows, cols) +
+                           ", more bytes than a std::vector can hold. The header is damaged; restore or "
                            "re-download the file.");
+  }
+  return true;
+}
+
+}  // namespace
+
+bool read_idx_images(const std::string& path, ImageDataset* images, std::string* error) {
+  GzFile file;
+  std::uint32_t header[4] = {};
+  if (!file.open(path, error) || !read_header(&file, kIdxImageMagic, "magic, count, rows, cols", header, 4, error) ||
+      !check_image_shape(path, header[1], header[2], header[3], error)) {
+    return false;
   }
 
   ImageDataset result;
-  if (!read_data(&file, image_bytes * count, declared, &result.pixels, error) || !check_end(&file, declared, error)) {
+  result.count = header[1];
+  result.rows = header[2];
+  result.cols = header[3];
+  const std::string declared = describe_images(result.count, result.rows, result.cols);
+  if (!read_data(&file, result.count * result.image_size(), declared, &result.pixels, error) ||
+      !check_end(&file, declared, error)) {
     return false;
   }
-  result.count = count;
-  result.rows = rows;
-  result.cols = cols;
   *images = std::move(result);
   return true;
 }

@@ -74,18 +74,18 @@ std::string quote(std::string_view token) {
   return "'" + std::string(token) + "'";
 }
 
-std::string describe_number_problem(NumberStatus status, std::string_view token, const std::string& what) {
+std::string describe_number_problem(NumberStatus status, std::string_view token, const std::string& subject) {
   switch (status) {
     case NumberStatus::kNotFinite:
-      return "expected a finite number as " + what + ", found " + quote(token) +
+      return "expected a finite number as " + subject + ", found " + quote(token) +
              ". Replace it with a finite value or drop the sample";
-    case NumberStatus::kOutOfDouble: return what + " " + quote(token) + " is out of the double range. Fix the value";
+    case NumberStatus::kOutOfDouble: return subject + " " + quote(token) + " is out of the double range. Fix the value";
     case NumberStatus::kOutOfFloat:
-      return what + " " + quote(token) + " is out of the float range (magnitude at most 3.4e38). Rescale the data";
+      return subject + " " + quote(token) + " is out of the float range (magnitude at most 3.4e38). Rescale the data";
     case NumberStatus::kNotANumber:
     case NumberStatus::kOk: break;
   }
-  return "expected a number as " + what + ", found " + quote(token) + ". Fix or remove the token";
+  return "expected a number as " + subject + ", found " + quote(token) + ". Fix or remove the token";
 }
 
 }  // namespace ecq::data::detail

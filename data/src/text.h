@@ -49,6 +49,6 @@ std::string quote(std::string_view token);
 
 /// Returns the message fragment for a token that parse_float() rejected, e.g.
 /// "expected a number as the label, found 'abc'".
-std::string describe_number_problem(NumberStatus status, std::string_view token, const std::string& what);
+std::string describe_number_problem(NumberStatus status, std::string_view token, const std::string& subject);
 
 }  // namespace ecq::data::detail

@@ -74,7 +74,7 @@ TEST_CASE("gather images without labels") {
   CHECK_FALSE(gather_images(dataset, {indices.data(), indices.size()}, {pixels.data(), pixels.size()},
                             {labels.data(), labels.size()}, &error));
   INFO(error);
-  CHECK(contains(error, "labels requested, but the image data set holds 0 labels for 3 images"));
+  CHECK(contains(error, "labels requested, but the image data set contains 0 labels for 3 images"));
 }
 
 TEST_CASE("gather images index out of range") {
@@ -100,10 +100,10 @@ TEST_CASE("gather images small buffers") {
   std::string error;
   CHECK_FALSE(gather_images(dataset, {indices.data(), indices.size()}, {pixels.data(), 7},
                             {labels.data(), labels.size()}, &error));
-  CHECK(contains(error, "pixel buffer holds 7 elements, but 2 images of 2 x 2 need 8"));
+  CHECK(contains(error, "pixel buffer has 7 elements, but 2 images of 2 x 2 need 8"));
   CHECK_FALSE(gather_images(dataset, {indices.data(), indices.size()}, {pixels.data(), pixels.size()},
                             {labels.data(), 1}, &error));
-  CHECK(contains(error, "label buffer holds 1 elements, but 2 images of 2 x 2 need 2"));
+  CHECK(contains(error, "label buffer has 1 elements, but 2 images of 2 x 2 need 2"));
 }
 
 TEST_CASE("gather images inconsistent data set") {
@@ -113,7 +113,7 @@ TEST_CASE("gather images inconsistent data set") {
   std::vector<float> pixels(4);
   std::string error;
   CHECK_FALSE(gather_images(dataset, {indices.data(), indices.size()}, {pixels.data(), pixels.size()}, {}, &error));
-  CHECK(contains(error, "holds 11 pixel bytes, but 3 images of 2 x 2 need 12"));
+  CHECK(contains(error, "contains 11 pixel bytes, but 3 images of 2 x 2 need 12"));
 }
 
 TEST_CASE("gather dense copies rows") {
@@ -140,10 +140,10 @@ TEST_CASE("gather dense errors") {
                            {targets.data(), targets.size()}, &error));
   CHECK(contains(error, "sample index 5 at batch position 0 is out of range for a data set of 3 samples"));
   CHECK_FALSE(gather_dense(dataset, {two.data(), two.size()}, {features.data(), 3}, {}, &error));
-  CHECK(contains(error, "feature buffer holds 3 elements, but 2 samples of 2 features need 4"));
+  CHECK(contains(error, "feature buffer has 3 elements, but 2 samples of 2 features need 4"));
   CHECK_FALSE(
       gather_dense(dataset, {two.data(), two.size()}, {features.data(), features.size()}, {targets.data(), 1}, &error));
-  CHECK(contains(error, "target buffer holds 1 elements"));
+  CHECK(contains(error, "target buffer has 1 elements"));
 }
 
 std::vector<std::uint32_t> to_vector(Span<const std::uint32_t> batch) {

@@ -100,7 +100,7 @@ TEST_CASE("idx dataset pairs images and labels") {
   CHECK(dataset.labels == std::vector<std::uint8_t>{3, 7});
 }
 
-TEST_CASE("idx empty file sets") {
+TEST_CASE("idx zero image count") {
   TempDir dir;
   ImageDataset images;
   std::string error;
@@ -235,6 +235,16 @@ TEST_CASE("idx zero rows") {
   INFO(error);
   CHECK(contains(error, "expected at least 1 row and 1 column"));
   CHECK(contains(error, "found 0 rows and 3 columns"));
+}
+
+TEST_CASE("idx oversized header") {
+  TempDir dir;
+  ImageDataset images;
+  std::string error;
+  CHECK_FALSE(
+      read_idx_images(dir.write("images", idx_images(0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF, "")), &images, &error));
+  INFO(error);
+  CHECK(contains(error, "more bytes than a std::vector can hold"));
 }
 
 TEST_CASE("idx label above class count") {
@@ -373,7 +383,7 @@ TEST_CASE("fashion mnist locate without package") {
 }
 
 TEST_CASE("fashion mnist locate from listing") {
-  // A stand-in dpkg that lists a directory holding a training image file.
+  // A stand-in dpkg that lists a directory containing a training image file.
   TempDir dir;
   dir.write("train-images-idx3-ubyte.gz", "");
   const std::string fake = dir.write(
