@@ -10,32 +10,6 @@
 
 namespace ecq::data::testing {
 
-TempDir::TempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/ecq-data-test-XXXXXX";
-  std::vector<char> buffer(pattern.begin(), pattern.end());
-  buffer.push_back('\0');
-  if (mkdtemp(buffer.data()) == nullptr) {
-    throw std::runtime_error("mkdtemp failed for " + pattern);
-  }
-  path_ = buffer.data();
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  std::filesystem::remove_all(path_, ignored);
-}
-
-std::string TempDir::write(const std::string& name, const std::string& bytes) const {
-  const std::string file = path(name);
-  FILE* out = std::fopen(file.c_str(), "wb");
-  if (out == nullptr || std::fwrite(bytes.data(), 1, bytes.size(), out) != bytes.size()) {
-    throw std::runtime_error("cannot write " + file);
-  }
-  std::fclose(out);
-  return file;
-}
-
 std::string TempDir::write_gzip(const std::string& name, const std::string& bytes) const {
   const std::string file = path(name);
   gzFile out = gzopen(file.c_str(), "wb");

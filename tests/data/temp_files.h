@@ -5,28 +5,17 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.h"
+
 namespace ecq::data::testing {
 
-/// A fresh directory under $TMPDIR (or /tmp), removed with its files on
-/// destruction.
-class TempDir {
+/// The shared temporary directory plus gzip'd files.
+class TempDir : public ecq::test::TempDir {
  public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  /// Returns the path of `name` inside the directory.
-  std::string path(const std::string& name) const { return path_ + "/" + name; }
-
-  /// Writes `bytes` to `name` as they are and returns the file's path.
-  std::string write(const std::string& name, const std::string& bytes) const;
+  TempDir() : ecq::test::TempDir("ecq-data-test") {}
 
   /// Writes `bytes` gzip-compressed to `name` and returns the file's path.
   std::string write_gzip(const std::string& name, const std::string& bytes) const;
-
- private:
-  std::string path_;
 };
 
 /// Returns value as 4 big-endian bytes, the IDX header word format.

@@ -322,6 +322,7 @@ std::string TlsStream::describe_handshake_failure(int code) const {
       return "the device presented no certificate; the coordinator requires one signed by the fleet CA";
     case MBEDTLS_ERR_SSL_UNKNOWN_IDENTITY:
       return "unknown PSK identity \"" + impl_->psk_identity + "\"; enroll the device with ecq-pki make-psk";
+    case MBEDTLS_ERR_SSL_INVALID_MAC:
     case MBEDTLS_ERR_SSL_BAD_HS_FINISHED:
       return config.mode == TlsMode::kPsk ? "the handshake could not be verified: the device and the coordinator hold "
                                             "different PSKs for this identity"
@@ -329,6 +330,7 @@ std::string TlsStream::describe_handshake_failure(int code) const {
     case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE:
       return std::string("the ") + (server ? "device" : "coordinator") +
              " rejected the handshake with a fatal alert; its log names the reason";
+    case MBEDTLS_ERR_SSL_CONN_EOF:
     case MBEDTLS_ERR_NET_CONN_RESET:
     case 0:
       return std::string("the ") + (server ? "device" : "coordinator") + " closed the connection during the handshake";
