@@ -21,111 +21,15 @@
 #include "ecq/transport/memory_pipe.h"
 #include "ecq/transport/socket_stream.h"
 #include "stream_suite.h"
+#include "tls_fixture.h"
 
 namespace ecq::transport {
 namespace {
 
-// One fleet's credentials, made once for the whole test program.
-struct Fleet {
-  pki::Credential ca;
-  pki::Credential coordinator;
-  pki::Credential device;
-  pki::Credential expired_device;
-  pki::Credential revoked_device;
-  pki::Credential wrong_host_coordinator;
-  pki::Credential other_ca;
-  pki::Credential impostor;  // same subject as `device`, signed by other_ca
-};
-
-const Fleet& fleet() {
-  static const Fleet instance = [] {
-    Fleet f;
-    std::string error;
-    const std::time_t now = std::time(nullptr);
-    const pki::Validity year = pki::validity_for_days(365, now);
-    const pki::Validity expired{now - 10 * 86400, now - 86400};
-    bool ok =
-        pki::create_ca("ecq test fleet", year, &f.ca, &error) &&
-        pki::issue_coordinator(f.ca, "coordinator", {"localhost"}, year, &f.coordinator, &error) &&
-        pki::issue_device(f.ca, "device-7", year, &f.device, &error) &&
-        pki::issue_device(f.ca, "device-8", expired, &f.expired_device, &error) &&
-        pki::issue_device(f.ca, "device-9", year, &f.revoked_device, &error) &&
-        pki::issue_coordinator(f.ca, "coordinator", {"coordinator.example"}, year, &f.wrong_host_coordinator, &error) &&
-        pki::create_ca("ecq test fleet", year, &f.other_ca, &error) &&
-        pki::issue_device(f.other_ca, "device-7", year, &f.impostor, &error);
-    if (!ok) {
-      FAIL("making test credentials failed: " << error);
-    }
-    return f;
-  }();
-  return instance;
-}
-
-// Revokes device-9's certificate by serial number.
-bool revoked(void* context, const std::uint8_t* serial, std::size_t serial_size, const std::string&) {
-  const auto* serials = static_cast<const std::set<std::string>*>(context);
-  std::string hex;
-  for (std::size_t i = 0; i < serial_size; ++i) {
-    char digits[3];
-    std::snprintf(digits, sizeof digits, "%02x", serial[i]);
-    hex += digits;
-  }
-  hex.erase(0, hex.find_first_not_of('0'));
-  return serials->count(hex) != 0;
-}
-
-const std::map<std::string, std::string>& psk_table() {
-  static const std::map<std::string, std::string> table = {{"tiny-1", std::string(32, '\x5a')},
-                                                           {"tiny-2", std::string(16, '\x33')}};
-  return table;
-}
-
-bool find_psk(void*, const std::string& identity, std::uint8_t* key, std::size_t* key_size) {
-  const auto found = psk_table().find(identity);
-  if (found == psk_table().end()) {
-    return false;
-  }
-  std::memcpy(key, found->second.data(), found->second.size());
-  *key_size = found->second.size();
-  return true;
-}
-
-TlsConfig server_config(TlsMode mode = TlsMode::kCertificate) {
-  static std::set<std::string> revoked_serials = {fleet().revoked_device.serial};
-  TlsConfig config;
-  config.role = TlsRole::kServer;
-  config.mode = mode;
-  config.ca_pem = fleet().ca.certificate_pem;
-  config.certificate_pem = fleet().coordinator.certificate_pem;
-  config.key_pem = fleet().coordinator.key_pem;
-  config.revocation_check = revoked;
-  config.revocation_context = &revoked_serials;
-  config.psk_lookup = find_psk;
-  config.handshake_timeout_ms = 2000;
-  config.idle_timeout_ms = 2000;
-  return config;
-}
-
-TlsConfig device_config(const pki::Credential& device) {
-  TlsConfig config;
-  config.role = TlsRole::kClient;
-  config.ca_pem = fleet().ca.certificate_pem;
-  config.certificate_pem = device.certificate_pem;
-  config.key_pem = device.key_pem;
-  config.server_name = "localhost";
-  config.handshake_timeout_ms = 2000;
-  config.idle_timeout_ms = 2000;
-  return config;
-}
-
-TlsConfig psk_device_config(const std::string& identity, const std::string& key) {
-  TlsConfig config;
-  config.role = TlsRole::kClient;
-  config.mode = TlsMode::kPsk;
-  config.psk_identity = identity;
-  config.psk = key;
-  return config;
-}
+using test::device_config;
+using test::fleet;
+using test::psk_device_config;
+using test::server_config;
 
 // Both ends of a session over an in-process pipe, driven by one thread.
 struct PipeSession {
@@ -204,8 +108,6 @@ std::pair<std::string, std::string> failed_handshake(const TlsConfig& server, co
   }
   CHECK(session.server_stream.failed());
   CHECK(session.client_stream.failed());
-  MESSAGE("coordinator: " << std::string(session.server_stream.error_message()));
-  MESSAGE("device: " << std::string(session.client_stream.error_message()));
   return {session.server_stream.error_message(), session.client_stream.error_message()};
 }
 
@@ -214,27 +116,27 @@ TEST_CASE("tls rejects missing client certificate") {
   client.certificate_pem.clear();
   client.key_pem.clear();
   const auto [server, device] = failed_handshake(server_config(), client);
-  CHECK(server.find("presented no certificate") != std::string::npos);
-  CHECK(device.find("closed the connection during the handshake") != std::string::npos);
+  CHECK_MESSAGE(server.find("presented no certificate") != std::string::npos, server);
+  CHECK_MESSAGE(device.find("closed the connection during the handshake") != std::string::npos, device);
 }
 
 TEST_CASE("tls rejects certificate from another ca") {
   const auto [server, client] = failed_handshake(server_config(), device_config(fleet().impostor));
-  CHECK(server.find("device certificate was rejected") != std::string::npos);
-  CHECK(server.find("not correctly signed by the trusted CA") != std::string::npos);
-  CHECK(client.find("rejected the handshake") != std::string::npos);
+  CHECK_MESSAGE(server.find("device certificate was rejected") != std::string::npos, server);
+  CHECK_MESSAGE(server.find("not correctly signed by the trusted CA") != std::string::npos, server);
+  CHECK_MESSAGE(client.find("rejected the handshake") != std::string::npos, client);
 }
 
 TEST_CASE("tls rejects revoked device") {
   const auto [server, client] = failed_handshake(server_config(), device_config(fleet().revoked_device));
-  CHECK(server.find("revoked") != std::string::npos);
-  CHECK(client.find("rejected the handshake") != std::string::npos);
+  CHECK_MESSAGE(server.find("revoked") != std::string::npos, server);
+  CHECK_MESSAGE(client.find("rejected the handshake") != std::string::npos, client);
 }
 
 TEST_CASE("tls rejects expired certificate") {
   const auto [server, client] = failed_handshake(server_config(), device_config(fleet().expired_device));
-  CHECK(server.find("expired") != std::string::npos);
-  CHECK(client.find("rejected the handshake") != std::string::npos);
+  CHECK_MESSAGE(server.find("expired") != std::string::npos, server);
+  CHECK_MESSAGE(client.find("rejected the handshake") != std::string::npos, client);
 }
 
 TEST_CASE("tls rejects wrong coordinator host name") {
@@ -242,22 +144,22 @@ TEST_CASE("tls rejects wrong coordinator host name") {
   server.certificate_pem = fleet().wrong_host_coordinator.certificate_pem;
   server.key_pem = fleet().wrong_host_coordinator.key_pem;
   const auto [server_message, client_message] = failed_handshake(server, device_config(fleet().device));
-  CHECK(client_message.find("coordinator certificate was rejected") != std::string::npos);
-  CHECK(client_message.find("CN") != std::string::npos);
-  CHECK(server_message.find("rejected the handshake") != std::string::npos);
+  CHECK_MESSAGE(client_message.find("coordinator certificate was rejected") != std::string::npos, client_message);
+  CHECK_MESSAGE(client_message.find("CN") != std::string::npos, client_message);
+  CHECK_MESSAGE(server_message.find("rejected the handshake") != std::string::npos, server_message);
 }
 
 TEST_CASE("tls rejects wrong psk") {
   const auto [server, client] =
       failed_handshake(server_config(TlsMode::kPsk), psk_device_config("tiny-2", std::string(16, '\x34')));
-  CHECK(server.find("different PSKs") != std::string::npos);
-  CHECK(client.find("rejected the handshake") != std::string::npos);
+  CHECK_MESSAGE(server.find("different PSKs") != std::string::npos, server);
+  CHECK_MESSAGE(client.find("rejected the handshake") != std::string::npos, client);
 }
 
 TEST_CASE("tls rejects unknown psk identity") {
   const auto [server, client] =
       failed_handshake(server_config(TlsMode::kPsk), psk_device_config("stranger", std::string(32, '\x5a')));
-  CHECK(server.find("unknown PSK identity \"stranger\"") != std::string::npos);
+  CHECK_MESSAGE(server.find("unknown PSK identity \"stranger\"") != std::string::npos, server);
   CHECK_FALSE(client.empty());
 }
 

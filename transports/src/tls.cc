@@ -360,6 +360,8 @@ void TlsStream::handshake_step() {
   last_received_ms_ = now_ms_;
 }
 
+bool TlsStream::wants_write() const { return impl_->ssl.out_left > 0; }
+
 void TlsStream::tick(std::uint64_t now_ms) {
   now_ms_ = now_ms;
   handshake_step();

@@ -21,6 +21,13 @@ class SocketStream final : public Stream {
 
   port::Socket socket() const { return socket_; }
 
+  /// Closes the current socket, if any, and takes ownership of `socket`.
+  void reset(port::Socket socket) {
+    port::socket_close(&socket_);
+    socket_ = socket;
+    error_ = "";
+  }
+
  private:
   IoStatus translate(port::PortStatus status, const char* operation);
 

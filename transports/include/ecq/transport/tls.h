@@ -124,6 +124,13 @@ class TlsStream final : public Stream {
   /// True after a failure or a timeout; error_message() describes it.
   bool failed() const { return state_ == State::kFailed; }
 
+  /// True while encrypted bytes wait for the lower stream to accept them;
+  /// drivers then wait for the socket to become writable.
+  bool wants_write() const;
+
+  /// Monotonic time of the last byte received, for heartbeat scheduling.
+  std::uint64_t last_received_ms() const { return last_received_ms_; }
+
   /// The authenticated peer id after the handshake: the device certificate's
   /// CN or the PSK identity on the server, the coordinator's CN on a client.
   const std::string& peer_id() const { return peer_id_; }

@@ -1,0 +1,156 @@
+#include "ecq/transport/asio_tls.h"
+
+#include <chrono>
+
+#include "ecq/port/clock.h"
+#include "ecq/port/log.h"
+
+namespace ecq::transport {
+namespace {
+
+constexpr auto kTickInterval = std::chrono::seconds(1);
+
+std::string describe_endpoint(const asio::ip::tcp::socket& socket) {
+  asio::error_code error;
+  const asio::ip::tcp::endpoint endpoint = socket.remote_endpoint(error);
+  return error ? std::string("unknown peer") : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+}
+
+}  // namespace
+
+AsioTlsConnection::AsioTlsConnection(asio::ip::tcp::socket socket, TlsContext& context)
+    : lower_(std::move(socket)),
+      context_(context),
+      timer_(static_cast<asio::io_context&>(lower_.socket().get_executor().context())),
+      remote_(describe_endpoint(lower_.socket())) {}
+
+void AsioTlsConnection::start(Handler handler) {
+  handler_ = std::move(handler);
+  std::string error;
+  if (!tls_.start(context_, lower_, port::monotonic_ms(), &error)) {
+    port::log_write(LogLevel::kError, ("TLS start for " + remote_ + " failed: " + error).c_str());
+    return;
+  }
+  wait_readable();
+  arm_timer();
+  advance();
+}
+
+bool AsioTlsConnection::finished() const { return stopped_ || tls_.failed(); }
+
+void AsioTlsConnection::wait_readable() {
+  auto self = shared_from_this();
+  lower_.socket().async_wait(asio::ip::tcp::socket::wait_read, [self](const asio::error_code& error) {
+    if (error == asio::error::operation_aborted || self->finished()) {
+      return;
+    }
+    self->advance();
+    if (!self->finished()) {
+      self->wait_readable();
+    }
+  });
+}
+
+void AsioTlsConnection::wait_writable() {
+  if (writing_) {
+    return;
+  }
+  writing_ = true;
+  auto self = shared_from_this();
+  lower_.socket().async_wait(asio::ip::tcp::socket::wait_write, [self](const asio::error_code& error) {
+    self->writing_ = false;
+    if (error != asio::error::operation_aborted && !self->finished()) {
+      self->advance();
+    }
+  });
+}
+
+void AsioTlsConnection::arm_timer() {
+  auto self = shared_from_this();
+  timer_.expires_after(kTickInterval);
+  timer_.async_wait([self](const asio::error_code& error) {
+    if (error == asio::error::operation_aborted || self->finished()) {
+      return;
+    }
+    self->advance();
+    if (!self->finished()) {
+      self->arm_timer();
+    }
+  });
+}
+
+void AsioTlsConnection::advance() {
+  tls_.tick(port::monotonic_ms());
+  if (handler_) {
+    handler_(*this);
+  }
+  if (tls_.failed()) {
+    stopped_ = true;
+    asio::error_code ignored;
+    timer_.cancel();
+    lower_.socket().close(ignored);
+    return;
+  }
+  if (tls_.wants_write()) {
+    wait_writable();
+  }
+}
+
+void AsioTlsConnection::close() {
+  tls_.close();
+  stopped_ = true;
+  timer_.cancel();
+}
+
+bool AsioTlsServer::listen(const std::string& address, std::uint16_t port, Accepted accepted, std::string* error) {
+  asio::error_code code;
+  const asio::ip::address ip = asio::ip::make_address(address, code);
+  const asio::ip::tcp::endpoint endpoint(ip, port);
+  if (!code) {
+    acceptor_.open(endpoint.protocol(), code);
+  }
+  if (!code) {
+    acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), code);
+  }
+  if (!code) {
+    acceptor_.bind(endpoint, code);
+  }
+  if (!code) {
+    acceptor_.listen(asio::socket_base::max_listen_connections, code);
+  }
+  if (code) {
+    *error = "listening on " + address + ":" + std::to_string(port) + " failed: " + code.message();
+    return false;
+  }
+  accepted_ = std::move(accepted);
+  accept_next();
+  return true;
+}
+
+std::uint16_t AsioTlsServer::port() const {
+  asio::error_code ignored;
+  return acceptor_.local_endpoint(ignored).port();
+}
+
+void AsioTlsServer::stop() {
+  asio::error_code ignored;
+  acceptor_.close(ignored);
+}
+
+void AsioTlsServer::accept_next() {
+  acceptor_.async_accept([this](const asio::error_code& error, asio::ip::tcp::socket socket) {
+    if (error == asio::error::operation_aborted) {
+      return;
+    }
+    if (error) {
+      port::log_write(LogLevel::kWarning, ("accepting a connection failed: " + error.message()).c_str());
+    } else {
+      auto connection = std::make_shared<AsioTlsConnection>(std::move(socket), context_);
+      AsioTlsConnection::Handler handler = accepted_ ? accepted_(*connection) : AsioTlsConnection::Handler{};
+      connection->start(std::move(handler));
+    }
+    accept_next();
+  });
+}
+
+}  // namespace ecq::transport
