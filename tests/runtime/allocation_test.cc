@@ -1,74 +1,38 @@
-// Proves that the compress, rollback and decode paths allocate nothing after
-// init(). This executable replaces malloc, calloc, realloc and the global
-// operator new with counting versions that forward to glibc.
+// Proves that the compress, rollback and decode paths and the models allocate
+// nothing after init(). This executable links the counting allocator, which
+// replaces malloc, calloc, realloc and the global operator new.
 
 #include <doctest/doctest.h>
 
-#include <atomic>
 #include <cstdlib>
 #include <initializer_list>
 #include <new>
 #include <vector>
 
+#include "counting_allocator.h"
 #include "ecq/runtime/compressor.h"
 #include "ecq/runtime/model.h"
 #include "ecq/runtime/payload.h"
 #include "ecq/runtime/trainer.h"
 #include "test_support.h"
 
-extern "C" {
-void* __libc_malloc(std::size_t size);
-void* __libc_calloc(std::size_t count, std::size_t size);
-void* __libc_realloc(void* pointer, std::size_t size);
-void __libc_free(void* pointer);
-}
-
-namespace {
-std::atomic<long> g_allocations{0};
-}  // namespace
-
-extern "C" void* malloc(std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  return __libc_malloc(size);
-}
-
-extern "C" void* calloc(std::size_t count, std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  return __libc_calloc(count, size);
-}
-
-extern "C" void* realloc(void* pointer, std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  return __libc_realloc(pointer, size);
-}
-
-extern "C" void free(void* pointer) { __libc_free(pointer); }
-
-void* operator new(std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  void* pointer = __libc_malloc(size == 0 ? 1 : size);
-  if (pointer == nullptr) {
-    throw std::bad_alloc();
-  }
-  return pointer;
-}
-
-void* operator new[](std::size_t size) { return operator new(size); }
-void operator delete(void* pointer) noexcept { __libc_free(pointer); }
-void operator delete[](void* pointer) noexcept { __libc_free(pointer); }
-void operator delete(void* pointer, std::size_t) noexcept { __libc_free(pointer); }
-void operator delete[](void* pointer, std::size_t) noexcept { __libc_free(pointer); }
+using ecq::test::allocation_count;
 
 namespace ecq {
 namespace {
 
 using test::make_config;
 
+// Volatile, so that the compiler cannot elide the allocations below.
+void* volatile g_escape = nullptr;
+
 TEST_CASE("allocation counter sees allocations") {
-  const long before = g_allocations.load();
+  const long before = allocation_count();
   void* pointer = std::malloc(16);
+  g_escape = pointer;
   auto* object = new int(3);
-  const long counted = g_allocations.load() - before;
+  g_escape = object;
+  const long counted = allocation_count() - before;
   delete object;
   std::free(pointer);
   CHECK(counted == 2);
@@ -85,7 +49,7 @@ TEST_CASE("compress path allocates nothing") {
       Compressor compressor;
       REQUIRE(compressor.init(config, Span<std::uint8_t>(arena.data(), arena.size())) == Status::kOk);
 
-      const long before = g_allocations.load();
+      const long before = allocation_count();
       std::size_t size = 0;
       Status status = Status::kOk;
       for (std::uint32_t round = 0; round < 3 && status == Status::kOk; ++round) {
@@ -101,7 +65,7 @@ TEST_CASE("compress path allocates nothing") {
       gradient[7] = -gradient[7] * 0.0f / 0.0f;  // NaN: the rejection path must not allocate either
       const Status rejected = compressor.compress(Span<const float>(gradient.data(), gradient.size()), StreamKey{},
                                                   Span<std::uint8_t>(payload.data(), payload.size()), &size);
-      const long allocations = g_allocations.load() - before;
+      const long allocations = allocation_count() - before;
 
       CAPTURE(method_name(method));
       CAPTURE(static_cast<int>(encoder));
@@ -135,14 +99,14 @@ TEST_CASE("model gradient allocates nothing") {
     std::vector<std::int32_t> labels(rows, 3);
     const Batch batch{features.data(), targets.data(), labels.data(), rows};
 
-    const long before = g_allocations.load();
+    const long before = allocation_count();
     double loss = 0.0;
     const Status status = trainer.compute_gradient(Span<const float>(parameters.data(), parameters.size()), batch,
                                                    Span<float>(gradient.data(), gradient.size()), &loss);
     Evaluation evaluation;
     const Status evaluated =
         trainer.model().evaluate(Span<const float>(parameters.data(), parameters.size()), batch, &evaluation);
-    const long allocations = g_allocations.load() - before;
+    const long allocations = allocation_count() - before;
 
     CAPTURE(model_kind_name(shape.kind));
     CHECK(status == Status::kOk);

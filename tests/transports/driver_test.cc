@@ -6,6 +6,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <future>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "ecq/port/clock.h"
@@ -127,6 +131,66 @@ TEST_CASE("server closes silent peer at handshake deadline") {
   CHECK(port::monotonic_ms() - start < 3000);
   CHECK(echo.failures.load() == 1);
   port::socket_close(&socket);
+}
+
+// A revocation list the test can change while the server runs.
+struct LiveRevocations {
+  static bool check(void* context, const std::uint8_t* serial, std::size_t size, const std::string&) {
+    auto* self = static_cast<LiveRevocations*>(context);
+    std::string hex;
+    for (std::size_t i = 0; i < size; ++i) {
+      char digits[3];
+      std::snprintf(digits, sizeof digits, "%02x", serial[i]);
+      hex += digits;
+    }
+    hex.erase(0, hex.find_first_not_of('0'));
+    return self->contains(hex);
+  }
+  bool contains(const std::string& serial) {
+    const std::lock_guard<std::mutex> lock(mutex);
+    return serials.count(serial) != 0;
+  }
+  void add(const std::string& serial) {
+    const std::lock_guard<std::mutex> lock(mutex);
+    serials.insert(serial);
+  }
+  std::mutex mutex;
+  std::set<std::string> serials;
+};
+
+TEST_CASE("revocation reload closes live connection") {
+  LiveRevocations revocations;
+  TlsConfig config = test::server_config();
+  config.revocation_check = LiveRevocations::check;
+  config.revocation_context = &revocations;
+  EchoServer echo(config);
+  TlsContext device_context;
+  std::string error;
+  REQUIRE(device_context.init(test::device_config(test::fleet().device), &error));
+  DeviceConnection device;
+  REQUIRE_MESSAGE(device.connect("127.0.0.1", echo.server.port(), device_context, &error), error);
+
+  // Revoke the device, then do what the coordinator does after reloading.
+  revocations.add(test::fleet().device.serial);
+  std::promise<std::size_t> closed;
+  asio::post(echo.io, [&] {
+    closed.set_value(echo.server.close_where(
+        [&](AsioTlsConnection& connection) { return revocations.contains(connection.stream().peer_serial()); }));
+  });
+  CHECK(closed.get_future().get() == 1);
+
+  IoStatus status = IoStatus::kWouldBlock;
+  for (int round = 0; round < 200 && status == IoStatus::kWouldBlock; ++round) {
+    (void)device.poll(10);
+    std::uint8_t buffer[16];
+    std::size_t done = 0;
+    status = device.stream().read(buffer, sizeof buffer, &done);
+  }
+  CHECK((status == IoStatus::kClosed || status == IoStatus::kError));
+
+  DeviceConnection again;
+  CHECK_FALSE(again.connect("127.0.0.1", echo.server.port(), device_context, &error));
+  CHECK_MESSAGE(error.find("rejected the handshake") != std::string::npos, error);
 }
 
 }  // namespace

@@ -100,6 +100,8 @@ void AsioTlsConnection::close() {
   tls_.close();
   stopped_ = true;
   timer_.cancel();
+  asio::error_code ignored;
+  lower_.socket().close(ignored);
 }
 
 bool AsioTlsServer::listen(const std::string& address, std::uint16_t port, Accepted accepted, std::string* error) {
@@ -137,6 +139,28 @@ void AsioTlsServer::stop() {
   acceptor_.close(ignored);
 }
 
+std::size_t AsioTlsServer::close_where(const std::function<bool(AsioTlsConnection&)>& predicate) {
+  std::size_t closed = 0;
+  std::vector<std::weak_ptr<AsioTlsConnection>> alive;
+  for (const std::weak_ptr<AsioTlsConnection>& entry : connections_) {
+    const std::shared_ptr<AsioTlsConnection> connection = entry.lock();
+    if (!connection) {
+      continue;
+    }
+    if (predicate(*connection)) {
+      port::log_write(LogLevel::kInfo, ("closing connection of " + connection->stream().peer_id() + " from " +
+                                        connection->remote() + " (serial " + connection->stream().peer_serial() + ")")
+                                           .c_str());
+      connection->close();
+      ++closed;
+    } else {
+      alive.push_back(entry);
+    }
+  }
+  connections_.swap(alive);
+  return closed;
+}
+
 void AsioTlsServer::accept_next() {
   acceptor_.async_accept([this](const asio::error_code& error, asio::ip::tcp::socket socket) {
     if (error == asio::error::operation_aborted) {
@@ -146,6 +170,7 @@ void AsioTlsServer::accept_next() {
       port::log_write(LogLevel::kWarning, ("accepting a connection failed: " + error.message()).c_str());
     } else {
       auto connection = std::make_shared<AsioTlsConnection>(std::move(socket), context_);
+      connections_.push_back(connection);
       AsioTlsConnection::Handler handler = accepted_ ? accepted_(*connection) : AsioTlsConnection::Handler{};
       connection->start(std::move(handler));
     }

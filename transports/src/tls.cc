@@ -52,6 +52,18 @@ std::string common_name(const mbedtls_x509_crt* certificate) {
   return "";
 }
 
+// Returns big-endian serial bytes as lowercase hex without leading zeros.
+std::string serial_hex(const unsigned char* serial, std::size_t size) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  for (std::size_t i = 0; i < size; ++i) {
+    hex.push_back(kDigits[serial[i] >> 4]);
+    hex.push_back(kDigits[serial[i] & 0xF]);
+  }
+  const std::size_t first = hex.find_first_not_of('0');
+  return first == std::string::npos ? "0" : hex.substr(first);
+}
+
 // Explains the certificate verification flags in one line.
 std::string verify_text(std::uint32_t flags) {
   char text[512];
@@ -355,6 +367,7 @@ void TlsStream::handshake_step() {
     peer_id_ = config.role == TlsRole::kServer ? impl_->psk_identity : std::string();
   } else if (const mbedtls_x509_crt* peer = mbedtls_ssl_get_peer_cert(&impl_->ssl); peer != nullptr) {
     peer_id_ = common_name(peer);
+    peer_serial_ = serial_hex(peer->serial.p, peer->serial.len);
   }
   state_ = State::kEstablished;
   last_received_ms_ = now_ms_;
@@ -364,8 +377,11 @@ bool TlsStream::wants_write() const { return impl_->ssl.out_left > 0; }
 
 void TlsStream::tick(std::uint64_t now_ms) {
   now_ms_ = now_ms;
+  if (context_ == nullptr) {
+    return;
+  }
   handshake_step();
-  const TlsConfig& config = context_ != nullptr ? context_->config() : TlsConfig{};
+  const TlsConfig& config = context_->config();
   if (state_ == State::kHandshaking && now_ms - started_ms_ >= config.handshake_timeout_ms) {
     fail("the handshake timed out after " + std::to_string(config.handshake_timeout_ms) +
          " ms; the peer sent nothing or stopped answering");

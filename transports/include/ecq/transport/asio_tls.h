@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "ecq/transport/asio_stream.h"
 #include "ecq/transport/tls.h"
@@ -70,9 +71,15 @@ class AsioTlsServer {
   std::uint16_t port() const;
   void stop();
 
+  /// Closes every live connection for which `predicate` returns true, e.g.
+  /// those whose peer_serial() a reloaded revocation list now contains.
+  /// Runs on the io_context's thread; returns how many it closed.
+  std::size_t close_where(const std::function<bool(AsioTlsConnection&)>& predicate);
+
  private:
   void accept_next();
 
+  std::vector<std::weak_ptr<AsioTlsConnection>> connections_;
   asio::io_context& io_;
   TlsContext& context_;
   asio::ip::tcp::acceptor acceptor_;

@@ -135,6 +135,10 @@ class TlsStream final : public Stream {
   /// CN or the PSK identity on the server, the coordinator's CN on a client.
   const std::string& peer_id() const { return peer_id_; }
 
+  /// The serial number of the peer's certificate in lowercase hex without
+  /// leading zeros (the form of ecq-pki's revocation list); empty in PSK mode.
+  const std::string& peer_serial() const { return peer_serial_; }
+
   IoStatus read(std::uint8_t* buffer, std::size_t capacity, std::size_t* done) override;
   IoStatus write(const std::uint8_t* data, std::size_t size, std::size_t* done) override;
   /// Sends a close_notify alert, then closes the lower stream. Reading may go
@@ -167,6 +171,7 @@ class TlsStream final : public Stream {
   std::uint64_t started_ms_ = 0;
   std::uint64_t last_received_ms_ = 0;
   std::string peer_id_;
+  std::string peer_serial_;
   std::string error_;
 };
 
