@@ -129,6 +129,10 @@ TEST_CASE("server closes silent peer at handshake deadline") {
   }
   CHECK(received == port::PortStatus::kClosed);
   CHECK(port::monotonic_ms() - start < 3000);
+  // The server counts the failure on its own thread; give it a moment.
+  for (int round = 0; round < 200 && echo.failures.load() == 0; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   CHECK(echo.failures.load() == 1);
   port::socket_close(&socket);
 }

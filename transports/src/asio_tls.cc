@@ -9,6 +9,7 @@ namespace ecq::transport {
 namespace {
 
 constexpr auto kTickInterval = std::chrono::seconds(1);
+constexpr auto kLingerTime = std::chrono::seconds(2);
 
 std::string describe_endpoint(const asio::ip::tcp::socket& socket) {
   asio::error_code error;
@@ -85,10 +86,7 @@ void AsioTlsConnection::advance() {
     handler_(*this);
   }
   if (tls_.failed()) {
-    stopped_ = true;
-    asio::error_code ignored;
-    timer_.cancel();
-    lower_.socket().close(ignored);
+    linger();
     return;
   }
   if (tls_.wants_write()) {
@@ -96,12 +94,49 @@ void AsioTlsConnection::advance() {
   }
 }
 
-void AsioTlsConnection::close() {
-  tls_.close();
+// Ends a failed session without losing its alert: closing a socket whose
+// receive buffer still holds bytes sends a reset, which can overtake the
+// alert. So the connection shuts down its sending side, discards what the
+// peer still sends until the peer closes or kLingerTime passes, then closes.
+void AsioTlsConnection::linger() {
   stopped_ = true;
   timer_.cancel();
   asio::error_code ignored;
-  lower_.socket().close(ignored);
+  lower_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  auto self = shared_from_this();
+  timer_.expires_after(kLingerTime);
+  timer_.async_wait([self](const asio::error_code& error) {
+    if (error != asio::error::operation_aborted) {
+      asio::error_code ignored_close;
+      self->lower_.socket().close(ignored_close);
+    }
+  });
+  discard_until_closed();
+}
+
+void AsioTlsConnection::discard_until_closed() {
+  auto self = shared_from_this();
+  lower_.socket().async_wait(asio::ip::tcp::socket::wait_read, [self](const asio::error_code& error) {
+    if (error) {
+      return;
+    }
+    std::uint8_t scratch[512];
+    asio::error_code read_error;
+    while (self->lower_.socket().read_some(asio::buffer(scratch), read_error) > 0) {
+    }
+    if (read_error == asio::error::would_block || read_error == asio::error::try_again) {
+      self->discard_until_closed();
+      return;
+    }
+    asio::error_code ignored;
+    self->timer_.cancel();
+    self->lower_.socket().close(ignored);
+  });
+}
+
+void AsioTlsConnection::close() {
+  tls_.close();
+  linger();
 }
 
 bool AsioTlsServer::listen(const std::string& address, std::uint16_t port, Accepted accepted, std::string* error) {

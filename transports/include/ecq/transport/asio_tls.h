@@ -44,6 +44,8 @@ class AsioTlsConnection : public std::enable_shared_from_this<AsioTlsConnection>
   void wait_writable();
   void arm_timer();
   void advance();
+  void linger();
+  void discard_until_closed();
   bool finished() const;
 
   AsioStream lower_;
