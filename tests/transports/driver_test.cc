@@ -140,15 +140,7 @@ TEST_CASE("server closes silent peer at handshake deadline") {
 // A revocation list the test can change while the server runs.
 struct LiveRevocations {
   static bool check(void* context, const std::uint8_t* serial, std::size_t size, const std::string&) {
-    auto* self = static_cast<LiveRevocations*>(context);
-    std::string hex;
-    for (std::size_t i = 0; i < size; ++i) {
-      char digits[3];
-      std::snprintf(digits, sizeof digits, "%02x", serial[i]);
-      hex += digits;
-    }
-    hex.erase(0, hex.find_first_not_of('0'));
-    return self->contains(hex);
+    return static_cast<LiveRevocations*>(context)->contains(test::serial_hex(serial, size));
   }
   bool contains(const std::string& serial) {
     const std::lock_guard<std::mutex> lock(mutex);

@@ -53,16 +53,22 @@ inline const Fleet& fleet() {
 }
 
 // Revokes device-9's certificate by serial number.
-inline bool revoked(void* context, const std::uint8_t* serial, std::size_t serial_size, const std::string&) {
-  const auto* serials = static_cast<const std::set<std::string>*>(context);
+// Returns big-endian serial bytes in ecq-pki's form: lowercase hex without
+// leading zeros.
+inline std::string serial_hex(const std::uint8_t* serial, std::size_t size) {
   std::string hex;
-  for (std::size_t i = 0; i < serial_size; ++i) {
+  for (std::size_t i = 0; i < size; ++i) {
     char digits[3];
     std::snprintf(digits, sizeof digits, "%02x", serial[i]);
     hex += digits;
   }
   hex.erase(0, hex.find_first_not_of('0'));
-  return serials->count(hex) != 0;
+  return hex;
+}
+
+inline bool revoked(void* context, const std::uint8_t* serial, std::size_t serial_size, const std::string&) {
+  const auto* serials = static_cast<const std::set<std::string>*>(context);
+  return serials->count(serial_hex(serial, serial_size)) != 0;
 }
 
 inline const std::map<std::string, std::string>& psk_table() {
