@@ -19,8 +19,10 @@
 #include <thread>
 #include <vector>
 
+#if ECQ_BENCH_HAVE_DATA
 #include "ecq/data/batch.h"
 #include "ecq/data/idx.h"
+#endif
 #include "ecq/runtime/compressor.h"
 #include "ecq/runtime/model.h"
 #include "ecq/runtime/payload.h"
@@ -312,6 +314,7 @@ Json entropy_rows(const std::vector<float>& gradient, double* worst_overhead) {
   return by_norm;
 }
 
+#if ECQ_BENCH_HAVE_DATA
 // A real gradient of the 784-128-10 MLP on Fashion-MNIST: He-initialized,
 // trained for 100 SGD steps (batch 64, learning rate 0.1), then the gradient
 // of the next batch of 256. Returns false with a reason when the data set is
@@ -358,6 +361,12 @@ bool mlp_gradient(std::vector<float>* gradient, std::string* reason) {
   step(large);
   return true;
 }
+#else
+bool mlp_gradient(std::vector<float>*, std::string* reason) {
+  *reason = "this build has no data library (configured with ECQ_BUILD_HOST_TOOLS=OFF)";
+  return false;
+}
+#endif
 
 Json bench_entropy(const Options& options, double* worst_overhead) {
   Json result;
@@ -477,6 +486,12 @@ int main(int argc, char** argv) {
 
   if (json_file.is_open()) {
     json_file << report.dump(2) << '\n';
+    json_file.flush();
+    if (!json_file) {
+      std::fprintf(stderr, "ecq-bench: writing %s failed (disk full or not a regular file?)\n",
+                   options.json_path.c_str());
+      return 1;
+    }
     std::printf("\nwrote %s\n", options.json_path.c_str());
   }
   return 0;

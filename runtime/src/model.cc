@@ -181,7 +181,9 @@ Status Model::check_batch(Span<const float> parameters, const Batch& batch, std:
     }
     for (std::uint32_t row = 0; row < batch.rows; ++row) {
       if (batch.labels[row] < 0 || static_cast<std::uint32_t>(batch.labels[row]) >= shape_.classes) {
-        return fail(Status::kInvalidArgument, row, batch.labels[row], 0, "batch label must be 0 to classes - 1");
+        (void)fail(Status::kInvalidArgument, row, batch.labels[row], 0, "batch label must be 0 to classes - 1");
+        last_error_.indexed = true;
+        return Status::kInvalidArgument;
       }
     }
   } else if (batch.targets == nullptr) {
@@ -289,7 +291,7 @@ Status Model::gradient(Span<const float> parameters, const Batch& batch, Span<fl
   run(parameters.data(), batch, gradient.data(), &loss_sum, &correct);
   const double mean = loss_sum / batch.rows;
   if (!std::isfinite(mean)) {
-    return fail(Status::kNonFiniteInput, 0, mean, 0.0, "mean loss of the batch starting at row");
+    return fail(Status::kNonFiniteInput, 0, mean, 0.0, "loss of the batch starting at row");
   }
   if (loss != nullptr) {
     *loss = mean;
@@ -317,7 +319,7 @@ Status Model::evaluate(Span<const float> parameters, const Batch& batch, Evaluat
     *result = Evaluation{loss_sum / batch.rows, correct, batch.rows};
   }
   if (!std::isfinite(loss_sum)) {
-    return fail(Status::kNonFiniteInput, 0, loss_sum, 0.0, "summed loss of the batch starting at row");
+    return fail(Status::kNonFiniteInput, 0, loss_sum, 0.0, "loss of the rows starting at row");
   }
   return Status::kOk;
 }

@@ -66,6 +66,9 @@ std::size_t describe_error(const ErrorInfo& error, char* buffer, std::size_t cap
       if (error.limit != 0.0) {
         append(buffer, capacity, &used, ", expected %.9g", error.limit);
       }
+      if (error.indexed) {
+        append(buffer, capacity, &used, ", at index %llu", position);
+      }
       break;
     case Status::kNotInitialized:
       append(buffer, capacity, &used, "object used before a successful init(): call init() and check its status");
@@ -77,9 +80,10 @@ std::size_t describe_error(const ErrorInfo& error, char* buffer, std::size_t cap
       break;
     case Status::kNonFiniteInput:
       append(buffer, capacity, &used,
-             "%s element %llu is %g (not finite): the step was rejected and nothing was changed; check the loss, "
+             "%s %llu is %g (not finite): the step was rejected and nothing was changed; check the input data, the "
+             "learning rate and the loss"
              "learning rate and input data",
-             subject != nullptr ? subject : "input", position, error.found);
+             subject != nullptr ? subject : "element", position, error.found);
       break;
     case Status::kScaleOverflow:
       append(

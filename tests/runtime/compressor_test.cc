@@ -284,6 +284,10 @@ TEST_CASE("non-finite gradient is rejected") {
     std::vector<float> g = gaussian_vector(2000, 2);
     g[1500] = bad;
     check_rejected_with_error_unchanged(harness, g, Status::kNonFiniteInput, 1500);
+    REQUIRE(harness.step(g, StreamKey{1, 1, 2}) == Status::kNonFiniteInput);
+    char message[256];
+    describe_error(harness.compressor.last_error(), message, sizeof message);
+    CHECK(std::string(message).rfind("gradient element 1500 is ", 0) == 0);
   }
 }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <initializer_list>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace ecq {
@@ -149,6 +150,9 @@ TEST_CASE("gradient rejects bad batches") {
     fixture.labels[3] = 3;
     CHECK(fixture.model.gradient(parameters, fixture.batch, out) == Status::kInvalidArgument);
     CHECK(fixture.model.last_error().position == 3);
+    char message[200];
+    describe_error(fixture.model.last_error(), message, sizeof message);
+    CHECK(std::string(message) == "invalid argument: batch label must be 0 to classes - 1; found 3, at index 3");
   }
   SUBCASE("negative label") {
     fixture.labels[0] = -1;

@@ -46,6 +46,8 @@ struct ErrorInfo {
   double found = 0.0;
   double limit = 0.0;
   const char* subject = nullptr;
+  /// True when `position` names the element or row of an invalid argument.
+  bool indexed = false;
 };
 
 /// Writes a one-line English description of `error`, with the value and what
