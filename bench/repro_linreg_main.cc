@@ -132,10 +132,12 @@ int main(int argc, char** argv) {
   app.add_option("--seed", config.seed, "seed of the data, the minibatches and the quantizer")->capture_default_str();
   app.add_option("--csv", csv_path, "loss curves: dataset,method,iteration,loss")->capture_default_str();
   app.add_option("--json", json_path, "also write the summary figures to this JSON file");
-  app.add_option("--alpha", config.alpha, "ecq's alpha; with --beta, replaces the default rule")
-      ->check(CLI::Range(0.0f, 1.0f));
-  app.add_option("--beta", config.beta, "ecq's beta; with --alpha, replaces the default rule")
-      ->check(CLI::Range(0.0f, 1.0f));
+  CLI::Option* alpha = app.add_option("--alpha", config.alpha, "ecq's alpha; with --beta, replaces the default rule")
+                           ->check(CLI::Range(0.0f, 1.0f));
+  CLI::Option* beta = app.add_option("--beta", config.beta, "ecq's beta; with --alpha, replaces the default rule")
+                          ->check(CLI::Range(0.0f, 1.0f));
+  alpha->needs(beta);
+  beta->needs(alpha);
   app.add_flag("--check", check, "exit with status 1 unless the ordering holds on every dataset");
   CLI11_PARSE(app, argc, argv);
 
