@@ -362,7 +362,7 @@ Status validate_payload(Span<const std::uint8_t> payload, const DecodeLimits& li
     return report(error, Status::kInvalidArgument, 0, 0, 0,
                   "view must not be null, nor the payload data when its size is not 0");
   }
-  // The checksum comes first: with it intact, every later defect was written
+  // The checksum comes first. With it intact, every later defect was written
   // by the sender; without it, the bytes were cut or changed on the way.
   Status status = check_envelope(payload, limits, error);
   if (status != Status::kOk) {

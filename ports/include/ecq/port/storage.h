@@ -10,7 +10,7 @@
 namespace ecq::port {
 
 /// Replaces blob `name` with data[0..size) atomically: after a crash or power
-/// loss the blob holds either the old or the new content, never a mix.
+/// loss the blob contains either the old or the new content, never a mix.
 /// Returns kInvalidArgument for a bad name.
 PortStatus storage_write(const char* name, const std::uint8_t* data, std::size_t size);
 

@@ -17,7 +17,7 @@
 
 namespace ecq {
 
-/// Which norm scales a bucket.
+/// Norm that scales each bucket.
 enum class NormKind : std::uint8_t { kL2 = 0, kLinf = 1 };
 
 constexpr std::uint32_t kMinLevels = 1;
