@@ -95,7 +95,7 @@ void AsioTlsConnection::advance() {
 }
 
 // Ends a failed session without losing its alert: closing a socket whose
-// receive buffer still holds bytes sends a reset, which can overtake the
+// receive buffer still contains bytes sends a reset, which can overtake the
 // alert. So the connection shuts down its sending side, discards what the
 // peer still sends until the peer closes or kLingerTime passes, then closes.
 void AsioTlsConnection::linger() {
