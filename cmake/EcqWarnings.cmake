@@ -15,3 +15,22 @@ endfunction()
 function(ecq_device_code target)
   target_compile_options(${target} PRIVATE -fno-exceptions -fno-rtti -ffp-contract=off)
 endfunction()
+
+# ecq_add_library(<target> <export name> [DEVICE] SOURCES <file>...): a static
+# library with the alias ecq::<export name>, public headers in include/ beside
+# this CMakeLists.txt (installed to the include directory), C++17 and the
+# project's warnings; DEVICE adds the device-code rules above.
+function(ecq_add_library target export_name)
+  cmake_parse_arguments(ARG "DEVICE" "" "SOURCES" ${ARGN})
+  add_library(${target} STATIC ${ARG_SOURCES})
+  add_library(ecq::${export_name} ALIAS ${target})
+  set_target_properties(${target} PROPERTIES EXPORT_NAME ${export_name})
+  target_include_directories(${target} PUBLIC
+    $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
+    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+  target_compile_features(${target} PUBLIC cxx_std_17)
+  ecq_set_warnings(${target})
+  if(ARG_DEVICE)
+    ecq_device_code(${target})
+  endif()
+endfunction()
