@@ -59,7 +59,7 @@ Status FrameReader::init(Span<std::uint8_t> buffer, std::uint32_t max_body_size)
 }
 
 Status FrameReader::fail(Status status, std::uint64_t position, double found, double limit, const char* subject) {
-  last_error_ = ErrorInfo{status, position, found, limit, subject, false};
+  last_error_ = ErrorInfo{status, position, found, limit, subject, false, "frame"};
   if (initialized_) {
     failure_ = status;
   }

@@ -55,7 +55,7 @@ inline void store_f32(std::uint8_t* p, float value) {
 inline Status report(ErrorInfo* error, Status status, std::uint64_t position, double found, double limit,
                      const char* subject) {
   if (error != nullptr) {
-    *error = ErrorInfo{status, position, found, limit, subject, false};
+    *error = ErrorInfo{status, position, found, limit, subject, false, "message"};
   }
   return status;
 }

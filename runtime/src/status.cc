@@ -58,6 +58,16 @@ std::size_t describe_error(const ErrorInfo& error, char* buffer, std::size_t cap
   std::size_t used = 0;
   const unsigned long long position = error.position;
   const char* subject = error.subject;
+  if (error.context != nullptr && error.status != Status::kOk) {
+    // Wire-protocol errors: the subject already names the field and its rule.
+    append(buffer, capacity, &used, "invalid %s (%s): %s; found %.9g at byte %llu", error.context,
+           status_name(error.status), subject != nullptr ? subject : "malformed input", error.found, position);
+    if (error.limit != 0.0) {
+      append(buffer, capacity, &used, ", limit %.9g", error.limit);
+    }
+    append(buffer, capacity, &used, "; the peer sent data this build cannot accept, so close the connection");
+    return used;
+  }
   switch (error.status) {
     case Status::kOk: append(buffer, capacity, &used, "no error"); break;
     case Status::kInvalidArgument:

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "ecq/runtime/crc32c.h"
@@ -303,6 +304,28 @@ TEST_CASE("error position in stream") {
   REQUIRE(input.reader.next(&view) == Status::kOk);
   CHECK(input.reader.next(&view) == Status::kUnsupportedVersion);
   CHECK(input.reader.last_error().position == 20 + 4);
+}
+
+}  // namespace
+}  // namespace ecq::protocol
+
+namespace ecq::protocol {
+namespace {
+
+TEST_CASE("frame error description") {
+  std::vector<std::uint8_t> buffer(256);
+  FrameReader reader;
+  REQUIRE(reader.init(Span<std::uint8_t>(buffer.data(), buffer.size()), 100) == Status::kOk);
+  const std::uint8_t header[12] = {'E', 'C', 'Q', 'F', 2, 1, 0, 0, 0, 0, 0, 0};
+  std::size_t consumed = 0;
+  (void)reader.feed(header, sizeof header, &consumed);
+  FrameView view;
+  REQUIRE(reader.next(&view) == Status::kUnsupportedVersion);
+  char message[300];
+  describe_error(reader.last_error(), message, sizeof message);
+  CHECK(std::string(message).rfind("invalid frame (unsupported version): frame protocol version must be 1 to 1; "
+                                   "found 2 at byte 4",
+                                   0) == 0);
 }
 
 }  // namespace

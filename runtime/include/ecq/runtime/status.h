@@ -48,6 +48,9 @@ struct ErrorInfo {
   const char* subject = nullptr;
   /// True when `position` names the element or row of an invalid argument.
   bool indexed = false;
+  /// What was being decoded when it was not a compressed-update payload,
+  /// e.g. "frame" or "message" for the wire protocol; null otherwise.
+  const char* context = nullptr;
 };
 
 /// Writes a one-line English description of `error`, with the value and what
