@@ -1,14 +1,15 @@
 # Installs the device libraries with a package config, so that a firmware or
-# host project can use find_package(ecq) and link ecq::runtime.
+# host project can use find_package(ecq) and link ecq::runtime and
+# ecq::protocol.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(TARGETS ecq_runtime ecq_port_${ECQ_PORT}
+install(TARGETS ecq_runtime ecq_protocol ecq_port_${ECQ_PORT}
   EXPORT ecqTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY runtime/include/ ports/include/
+install(DIRECTORY runtime/include/ protocol/include/ ports/include/
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT ecqTargets
   NAMESPACE ecq::
