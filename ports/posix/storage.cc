@@ -34,8 +34,7 @@ char g_directory[kMaxDirectoryLength + 1] = "";  // "" selects the default
 bool g_directory_rejected = false;
 
 bool is_name_character(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-         c == '-';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
 }
 
 bool is_valid_name(const char* name) {
@@ -66,8 +65,8 @@ bool copy_storage_directory(char* directory) {
   }
   const std::size_t length = std::strlen(source);
   if (length > kMaxDirectoryLength) {
-    detail::log_error("storage directory from %s is too long: %zu characters, the maximum is %zu",
-                      kDirectoryVariable, length, kMaxDirectoryLength);
+    detail::log_error("storage directory from %s is too long: %zu characters, the maximum is %zu", kDirectoryVariable,
+                      length, kMaxDirectoryLength);
     return false;
   }
   std::memcpy(directory, source, length + 1);
@@ -103,9 +102,10 @@ bool create_directory(const char* directory) {
     if (errno == EEXIST) {
       return true;  // another thread or process created it first
     }
-    detail::log_error("mkdir of storage directory %s failed: %s (its parent must exist; set %s or call "
-                      "set_storage_directory() to choose another)",
-                      directory, detail::error_text(errno, text, sizeof text), kDirectoryVariable);
+    detail::log_error(
+        "mkdir of storage directory %s failed: %s (its parent must exist; set %s or call "
+        "set_storage_directory() to choose another)",
+        directory, detail::error_text(errno, text, sizeof text), kDirectoryVariable);
     return false;
   }
 
@@ -218,16 +218,29 @@ void set_storage_directory(const char* path) {
   std::memcpy(g_directory, path != nullptr ? path : "", length + 1);
 }
 
+namespace {
+
+// Copies the storage directory into `directory` and writes the path of blob
+// `name` into `path`; false when no directory can be determined.
+bool blob_path(const char* name, char (&directory)[kMaxDirectoryLength + 1], char (&path)[kPathCapacity]) {
+  if (!copy_storage_directory(directory)) {
+    return false;
+  }
+  std::snprintf(path, sizeof path, "%s/%s", directory, name);
+  return true;
+}
+
+}  // namespace
+
 PortStatus storage_write(const char* name, const std::uint8_t* data, std::size_t size) {
   if (!is_valid_name(name) || (data == nullptr && size > 0)) {
     return PortStatus::kInvalidArgument;
   }
   char directory[kMaxDirectoryLength + 1];
-  if (!copy_storage_directory(directory)) {
+  char target[kPathCapacity];
+  if (!blob_path(name, directory, target)) {
     return PortStatus::kError;
   }
-  char target[kPathCapacity];
-  std::snprintf(target, sizeof target, "%s/%s", directory, name);
 
   char temporary[kPathCapacity];
   const int fd = create_temporary_file(directory, name, temporary);
@@ -237,8 +250,7 @@ PortStatus storage_write(const char* name, const std::uint8_t* data, std::size_t
   bool ok = finish_temporary_file(fd, data, size, temporary);
   if (ok && ::rename(temporary, target) != 0) {
     char text[128];
-    detail::log_error("rename of %s to %s failed: %s", temporary, target,
-                      detail::error_text(errno, text, sizeof text));
+    detail::log_error("rename of %s to %s failed: %s", temporary, target, detail::error_text(errno, text, sizeof text));
     ok = false;
   }
   if (!ok) {
@@ -257,11 +269,10 @@ PortStatus storage_read(const char* name, std::uint8_t* buffer, std::size_t capa
   }
   *size = 0;
   char directory[kMaxDirectoryLength + 1];
-  if (!copy_storage_directory(directory)) {
+  char path[kPathCapacity];
+  if (!blob_path(name, directory, path)) {
     return PortStatus::kError;
   }
-  char path[kPathCapacity];
-  std::snprintf(path, sizeof path, "%s/%s", directory, name);
 
   char text[128];
   const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
@@ -300,11 +311,10 @@ PortStatus storage_remove(const char* name) {
     return PortStatus::kInvalidArgument;
   }
   char directory[kMaxDirectoryLength + 1];
-  if (!copy_storage_directory(directory)) {
+  char path[kPathCapacity];
+  if (!blob_path(name, directory, path)) {
     return PortStatus::kError;
   }
-  char path[kPathCapacity];
-  std::snprintf(path, sizeof path, "%s/%s", directory, name);
 
   if (::unlink(path) != 0) {
     if (errno == ENOENT) {
