@@ -85,4 +85,72 @@ Status UpdateAssembler::add(const UpdateChunk& chunk, bool* complete, ErrorInfo*
   return Status::kOk;
 }
 
+std::uint32_t model_chunk_count(std::size_t parameters, std::size_t max_body_size) {
+  if (max_body_size < kModelChunkHeaderBytes + sizeof(float) || parameters == 0 || parameters > UINT32_MAX) {
+    return 0;
+  }
+  const std::size_t per_chunk = (max_body_size - kModelChunkHeaderBytes) / sizeof(float);
+  const std::size_t count = (parameters + per_chunk - 1) / per_chunk;
+  return count > UINT32_MAX ? 0 : static_cast<std::uint32_t>(count);
+}
+
+Status make_model_chunk(std::uint32_t round_id, Span<const float> parameters, std::size_t max_body_size,
+                        std::uint32_t index, ModelChunk* chunk) {
+  const std::uint32_t count = model_chunk_count(parameters.size(), max_body_size);
+  if (count == 0 || index >= count || chunk == nullptr) {
+    return Status::kInvalidArgument;
+  }
+  const std::size_t per_chunk = (max_body_size - kModelChunkHeaderBytes) / sizeof(float);
+  const std::size_t first = static_cast<std::size_t>(index) * per_chunk;
+  const std::size_t size = parameters.size() - first < per_chunk ? parameters.size() - first : per_chunk;
+  *chunk = ModelChunk{round_id,
+                      index,
+                      count,
+                      static_cast<std::uint32_t>(first),
+                      static_cast<std::uint32_t>(size),
+                      reinterpret_cast<const std::uint8_t*>(parameters.data() + first)};
+  return Status::kOk;
+}
+
+void ModelAssembler::start(std::uint32_t round_id, std::uint32_t chunk_count) {
+  round_id_ = round_id;
+  chunk_count_ = chunk_count;
+  next_index_ = 0;
+  filled_ = 0;
+  active_ = chunk_count > 0;
+}
+
+Status ModelAssembler::add(const ModelChunk& chunk, bool* complete, ErrorInfo* error) {
+  *complete = false;
+  if (!active_ || chunk.round_id != round_id_ || chunk.chunk_count != chunk_count_ ||
+      chunk.chunk_index != next_index_ || chunk.first_element != filled_) {
+    const double expected = static_cast<double>(filled_);
+    active_ = false;
+    return reject(error, Status::kBadHeaderField, 0, chunk.first_element, expected,
+                  "model chunk: must continue the offered round's model with the next index and first element");
+  }
+  if (chunk.element_count > parameters_.size() - filled_) {
+    active_ = false;
+    return reject(error, Status::kDimensionMismatch, 0, static_cast<double>(filled_) + chunk.element_count,
+                  static_cast<double>(parameters_.size()), "model chunk: the chunks overrun the model's parameters");
+  }
+  const Status copied = copy_model_chunk_values(chunk, parameters_.subspan(filled_, chunk.element_count));
+  if (copied != Status::kOk) {
+    active_ = false;
+    return copied;
+  }
+  filled_ += chunk.element_count;
+  ++next_index_;
+  if (next_index_ < chunk_count_) {
+    return Status::kOk;
+  }
+  active_ = false;
+  if (filled_ != parameters_.size()) {
+    return reject(error, Status::kDimensionMismatch, 0, static_cast<double>(filled_),
+                  static_cast<double>(parameters_.size()), "model chunk: the chunks must cover every parameter");
+  }
+  *complete = true;
+  return Status::kOk;
+}
+
 }  // namespace ecq::protocol

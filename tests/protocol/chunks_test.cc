@@ -119,5 +119,65 @@ TEST_CASE("make update chunk rejects bad index") {
         Status::kInvalidArgument);
 }
 
+TEST_CASE("model chunks reassemble parameters") {
+  std::vector<float> model(7850);
+  for (std::size_t i = 0; i < model.size(); ++i) {
+    model[i] = static_cast<float>(i) * 0.25f - 100.0f;
+  }
+  const std::size_t max_body = 4096;
+  const std::uint32_t count = model_chunk_count(model.size(), max_body);
+  REQUIRE(count == 8);  // (4096 - 20) / 4 = 1019 values per chunk
+  std::vector<float> received(model.size(), 0.0f);
+  ModelAssembler assembler(Span<float>(received.data(), received.size()));
+  assembler.start(5, count);
+  bool complete = false;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    ModelChunk chunk;
+    REQUIRE(make_model_chunk(5, Span<const float>(model.data(), model.size()), max_body, i, &chunk) == Status::kOk);
+    std::vector<std::uint8_t> body(max_body);
+    std::size_t size = 0;
+    REQUIRE(encode_model_chunk(chunk, body.data(), body.size(), &size) == Status::kOk);
+    ModelChunk decoded;
+    REQUIRE(decode_model_chunk(body.data(), size, &decoded) == Status::kOk);
+    REQUIRE(assembler.add(decoded, &complete) == Status::kOk);
+    CHECK(complete == (i + 1 == count));
+  }
+  CHECK(received == model);
+}
+
+TEST_CASE("model assembler rejects gap and other round") {
+  std::vector<float> model(100, 1.0f);
+  std::vector<float> received(100);
+  ModelAssembler assembler(Span<float>(received.data(), received.size()));
+  const Span<const float> values(model.data(), model.size());
+  ModelChunk first;
+  ModelChunk second;
+  REQUIRE(make_model_chunk(2, values, 20 + 4 * 40, 0, &first) == Status::kOk);
+  REQUIRE(make_model_chunk(2, values, 20 + 4 * 40, 1, &second) == Status::kOk);
+  bool complete = false;
+  assembler.start(2, 3);
+  REQUIRE(assembler.add(first, &complete) == Status::kOk);
+  ModelChunk skipped = second;
+  skipped.first_element += 1;
+  CHECK(assembler.add(skipped, &complete) == Status::kBadHeaderField);
+  assembler.start(3, 3);
+  CHECK(assembler.add(first, &complete) == Status::kBadHeaderField);
+}
+
+TEST_CASE("model assembler rejects short cover") {
+  std::vector<float> model(100, 1.0f);
+  std::vector<float> received(120);
+  ModelAssembler assembler(Span<float>(received.data(), received.size()));
+  ModelChunk only;
+  REQUIRE(make_model_chunk(2, Span<const float>(model.data(), model.size()), 4096, 0, &only) == Status::kOk);
+  bool complete = false;
+  assembler.start(2, 1);
+  ErrorInfo error;
+  CHECK(assembler.add(only, &complete, &error) == Status::kDimensionMismatch);
+  CHECK(error.found == 100.0);
+  CHECK(error.limit == 120.0);
+  CHECK_FALSE(complete);
+}
+
 }  // namespace
 }  // namespace ecq::protocol

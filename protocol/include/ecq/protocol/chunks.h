@@ -62,4 +62,44 @@ class UpdateAssembler {
   std::uint32_t next_index_ = 0;
 };
 
+/// Returns the number of model chunks that carry `parameters` floats in bodies
+/// of at most `max_body_size` bytes, or 0 when no value fits or there are no
+/// parameters.
+std::uint32_t model_chunk_count(std::size_t parameters, std::size_t max_body_size);
+
+/// Fills `chunk` with chunk `index` of the model `parameters` (which must
+/// outlive it; the values are read as little-endian fp32, the host layout on
+/// every supported target). Fails with kInvalidArgument for an index at or
+/// beyond model_chunk_count().
+[[nodiscard]] Status make_model_chunk(std::uint32_t round_id, Span<const float> parameters, std::size_t max_body_size,
+                                      std::uint32_t index, ModelChunk* chunk);
+
+/// Collects the chunks of one round's model into a caller-given parameter
+/// vector, on the device. Chunks arrive in index order and must cover the
+/// vector exactly.
+class ModelAssembler {
+ public:
+  /// `parameters` receives the model; it must outlive the assembler.
+  explicit ModelAssembler(Span<float> parameters) : parameters_(parameters) {}
+
+  /// Starts collecting the model of `round_id`, announced with `chunk_count`
+  /// chunks in the round offer.
+  void start(std::uint32_t round_id, std::uint32_t chunk_count);
+
+  /// Adds the next chunk and sets *complete once the last one has arrived
+  /// and the chunks covered every parameter exactly once. Errors (the model
+  /// is then dropped): kBadHeaderField for another round, an out-of-order
+  /// index or a gap or overlap, kDimensionMismatch when the chunks do not end
+  /// at the vector's end.
+  [[nodiscard]] Status add(const ModelChunk& chunk, bool* complete, ErrorInfo* error = nullptr);
+
+ private:
+  Span<float> parameters_;
+  std::uint32_t round_id_ = 0;
+  std::uint32_t chunk_count_ = 0;
+  std::uint32_t next_index_ = 0;
+  std::size_t filled_ = 0;
+  bool active_ = false;
+};
+
 }  // namespace ecq::protocol
