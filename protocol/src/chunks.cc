@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "model chunks expose the parameter floats as their wire bytes");
+
 namespace ecq::protocol {
 namespace {
 

@@ -67,9 +67,9 @@ class UpdateAssembler {
 /// parameters.
 std::uint32_t model_chunk_count(std::size_t parameters, std::size_t max_body_size);
 
-/// Fills `chunk` with chunk `index` of the model `parameters` (which must
-/// outlive it; the values are read as little-endian fp32, the host layout on
-/// every supported target). Fails with kInvalidArgument for an index at or
+/// Fills `chunk` with chunk `index` of the model `parameters`, which must
+/// outlive it. The values are read as little-endian fp32, the host layout on
+/// every supported target. Fails with kInvalidArgument for an index at or
 /// beyond model_chunk_count().
 [[nodiscard]] Status make_model_chunk(std::uint32_t round_id, Span<const float> parameters, std::size_t max_body_size,
                                       std::uint32_t index, ModelChunk* chunk);
