@@ -313,6 +313,24 @@ PortStatus socket_connect_finish(Socket socket) {
   return PortStatus::kError;
 }
 
+namespace {
+
+// Maps the errno of a failed send() or recv() (other than EINTR, which the
+// callers retry) to a port status, logging unexpected errors.
+PortStatus transfer_status(int error, const char* call, int fd) {
+  switch (error) {
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+    case EAGAIN: return PortStatus::kWouldBlock;
+    case ECONNRESET:
+    case EPIPE: return PortStatus::kClosed;
+    default: log_socket_error(call, fd, error); return PortStatus::kError;
+  }
+}
+
+}  // namespace
+
 PortStatus socket_send(Socket socket, const std::uint8_t* data, std::size_t size, std::size_t* sent) {
   if (!is_valid_handle(socket) || sent == nullptr || (data == nullptr && size > 0)) {
     return PortStatus::kInvalidArgument;
@@ -329,15 +347,8 @@ PortStatus socket_send(Socket socket, const std::uint8_t* data, std::size_t size
       *sent = static_cast<std::size_t>(result);
       return PortStatus::kOk;
     }
-    switch (errno) {
-      case EINTR: continue;
-#if EWOULDBLOCK != EAGAIN
-      case EWOULDBLOCK:
-#endif
-      case EAGAIN: return PortStatus::kWouldBlock;
-      case ECONNRESET:
-      case EPIPE: return PortStatus::kClosed;
-      default: log_socket_error("send", fd, errno); return PortStatus::kError;
+    if (errno != EINTR) {
+      return transfer_status(errno, "send", fd);
     }
   }
 }
@@ -359,14 +370,8 @@ PortStatus socket_receive(Socket socket, std::uint8_t* buffer, std::size_t capac
     if (result == 0) {
       return PortStatus::kClosed;
     }
-    switch (errno) {
-      case EINTR: continue;
-#if EWOULDBLOCK != EAGAIN
-      case EWOULDBLOCK:
-#endif
-      case EAGAIN: return PortStatus::kWouldBlock;
-      case ECONNRESET: return PortStatus::kClosed;
-      default: log_socket_error("recv", fd, errno); return PortStatus::kError;
+    if (errno != EINTR) {
+      return transfer_status(errno, "recv", fd);
     }
   }
 }

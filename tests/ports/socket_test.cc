@@ -246,7 +246,7 @@ TEST_CASE("socket exchanges data") {
 
 TEST_CASE("socket sends megabytes to slow reader") {
   // A small receive buffer and a reader that pauses between reads fill the
-  // send path, so sends usually return partial counts and kWouldBlock; the
+  // send path, so sends usually return partial counts and kWouldBlock. The
   // data must arrive whole and in order either way.
   Connection connection(16 * 1024);
   const std::vector<std::uint8_t> data = pattern_bytes(4u << 20);

@@ -159,7 +159,7 @@ struct UpdateChunk {
   std::uint32_t size = 0;  ///< bytes in this chunk, 1 to payload_size
 };
 
-/// Why an update was not applied.
+/// Reason an update was not applied.
 enum class VerdictReason : std::uint16_t {
   kNone = 0,  ///< the update was applied
   kLate = 1,
@@ -200,7 +200,7 @@ struct Heartbeat {
   std::uint64_t monotonic_ms = 0;  ///< the sender's monotonic clock
 };
 
-/// Why a peer closes the connection.
+/// Reason a peer closes the connection.
 enum class GoodbyeReason : std::uint16_t {
   kNone = 0,           ///< orderly close
   kShutdown = 1,       ///< the sender is shutting down

@@ -48,8 +48,8 @@ struct ErrorInfo {
   const char* subject = nullptr;
   /// True when `position` names the element or row of an invalid argument.
   bool indexed = false;
-  /// What was being decoded when it was not a compressed-update payload,
-  /// e.g. "frame" or "message" for the wire protocol; null otherwise.
+  /// Name of the input being decoded when it is not a compressed-update
+  /// payload, e.g. "frame" or "message" for the wire protocol; else null.
   const char* context = nullptr;
 };
 
