@@ -1,0 +1,343 @@
+#include "federation.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+
+#include "ecq/coordinator/engine.h"
+#include "ecq/coordinator/in_process.h"
+#include "ecq/data/batch.h"
+#include "ecq/runtime/device_client.h"
+#include "ecq/transport/memory_pipe.h"
+
+namespace ecq::sim {
+
+namespace {
+
+// Virtual milliseconds. Rounds take no virtual time unless something waits:
+// a reconnect backoff, the coordinator's selection wait or a deadline.
+constexpr std::uint64_t kStartMs = 1000;
+constexpr std::uint64_t kMaxStepMs = 50;
+// Every device is polled at least this often, so heartbeats and the
+// coordinator's idle timeout see the quiet ones too.
+constexpr std::uint64_t kFullPassMs = 5000;
+// Each direction of an in-process connection buffers this many bytes.
+constexpr std::size_t kPipeBytes = 40 * 1024;
+
+struct SimDevice {
+  std::uint32_t index = 0;
+  DeviceClient client;
+  std::vector<std::uint8_t> arena;
+  std::unique_ptr<transport::MemoryPipe> pipe;
+  std::unique_ptr<coordinator::StreamSession> session;
+  std::unique_ptr<data::BatchSampler> sampler;
+  const data::ImageDataset* train = nullptr;
+  std::string error;
+  bool participant = false;
+  bool drop = false;                // drops mid-upload this round
+  std::uint64_t uploads_before = 0; // update frames sent when the round began
+};
+
+Status fill_batch(void* context, std::uint32_t rows, Span<float> features, Span<float>, Span<std::int32_t> labels,
+                  std::uint32_t* filled) {
+  SimDevice& device = *static_cast<SimDevice*>(context);
+  Span<const std::uint32_t> indices = device.sampler->next();
+  if (indices.size() == 0) return Status::kInvalidArgument;
+  const std::size_t count = std::min<std::size_t>(rows, indices.size());
+  if (!data::gather_images(*device.train, Span<const std::uint32_t>(indices.data(), count), features, labels,
+                           &device.error)) {
+    return Status::kInvalidArgument;
+  }
+  *filled = static_cast<std::uint32_t>(count);
+  return Status::kOk;
+}
+
+bool all_finite(const std::vector<float>& values) {
+  return std::all_of(values.begin(), values.end(), [](float value) { return std::isfinite(value); });
+}
+
+class Federation {
+ public:
+  Federation(const FederationOptions& options, const data::ImageDataset& train, const data::ImageDataset& test,
+             const data::Partition& partition)
+      : options_(options), train_(train), test_(test), partition_(partition), schedule_(options.schedule) {}
+
+  bool setup(std::string* error);
+  bool run(Progress* progress, RunResult* result, std::string* error);
+
+ private:
+  bool setup_engine(std::string* error);
+  bool setup_devices(std::string* error);
+  bool setup_evaluation(std::string* error);
+  void connect(SimDevice& device);
+  void drop(SimDevice& device);
+  // Polls one device and its session; returns true when anything moved.
+  bool step(SimDevice& device);
+  std::uint64_t activity() const;
+  bool evaluate(EvaluationRecord* record, std::string* error);
+
+  const FederationOptions& options_;
+  const data::ImageDataset& train_;
+  const data::ImageDataset& test_;
+  const data::Partition& partition_;
+  Schedule schedule_;
+  coordinator::Engine engine_;
+  std::vector<std::unique_ptr<SimDevice>> devices_;
+  std::uint64_t now_ = kStartMs;
+  std::uint64_t dropped_ = 0;
+
+  Model evaluator_;
+  std::vector<std::uint8_t> evaluator_arena_;
+  std::vector<float> test_features_;
+  std::vector<std::int32_t> test_labels_;
+};
+
+bool Federation::setup_engine(std::string* error) {
+  coordinator::EngineConfig config;
+  config.offer.shape = options_.shape;
+  config.offer.learning_rate = options_.device_learning_rate;
+  config.offer.local_steps = options_.local_steps;
+  config.offer.batch_size = options_.batch_size;
+  config.offer.compressor = options_.compressor;
+  config.offer.run_seed = options_.seed;
+  config.init_seed = options_.seed;
+  config.selection_seed = options_.seed;
+  config.devices_per_round = options_.schedule.devices_per_round;
+  config.min_updates = options_.min_updates;
+  config.round_deadline_ms = 60000;
+  config.selection_wait_ms = 1000;
+  config.rounds = 0;
+  config.aggregation.server_learning_rate = options_.server_learning_rate;
+  config.aggregation.momentum = options_.momentum;
+  config.durable = false;
+  config.max_body_size = options_.device_body_size;
+  config.idle_timeout_ms = 60000;
+  return engine_.init(config, now_, error);
+}
+
+bool Federation::setup_devices(std::string* error) {
+  DeviceConfig config;
+  config.shape = options_.shape;
+  config.max_batch = options_.batch_size;
+  config.max_body_size = options_.device_body_size;
+  config.upload_body_size = options_.device_body_size;
+  config.min_bucket_size = std::min<std::uint32_t>(64, options_.compressor.quantizer.bucket_size);
+  config.storage_prefix[0] = '\0';
+  config.backoff_min_ms = 250;
+  config.backoff_max_ms = 4000;
+  const std::size_t arena_bytes = DeviceClient::required_arena_bytes(config);
+  if (arena_bytes == 0) {
+    *error = "the device configuration is invalid for this model and compressor";
+    return false;
+  }
+  devices_.reserve(options_.schedule.devices);
+  for (std::uint32_t i = 0; i < options_.schedule.devices; ++i) {
+    auto device = std::make_unique<SimDevice>();
+    device->index = i;
+    device->train = &train_;
+    device->sampler =
+        std::make_unique<data::BatchSampler>(partition_.devices[i], options_.batch_size, options_.seed * 1000003u + i);
+    std::snprintf(config.device_id, sizeof(config.device_id), "dev-%u", i);
+    config.jitter_seed = options_.seed * 7919u + i;
+    device->arena.resize(arena_bytes);
+    const DataSource source{fill_batch, device.get()};
+    if (device->client.init(config, source, Span<std::uint8_t>(device->arena.data(), device->arena.size())) !=
+        Status::kOk) {
+      *error = "device " + std::to_string(i) + " failed to start";
+      return false;
+    }
+    device->client.set_available(false);
+    devices_.push_back(std::move(device));
+  }
+  return true;
+}
+
+bool Federation::setup_evaluation(std::string* error) {
+  constexpr std::uint32_t kRows = 500;
+  evaluator_arena_.resize(Model::required_arena_bytes(options_.shape, kRows));
+  if (evaluator_.init(options_.shape, kRows, Span<std::uint8_t>(evaluator_arena_.data(), evaluator_arena_.size())) !=
+      Status::kOk) {
+    *error = "the evaluation model failed to start";
+    return false;
+  }
+  std::vector<std::uint32_t> all(test_.count);
+  for (std::uint32_t i = 0; i < test_.count; ++i) all[i] = i;
+  test_features_.resize(static_cast<std::size_t>(test_.count) * test_.image_size());
+  test_labels_.resize(test_.count);
+  return data::gather_images(test_, Span<const std::uint32_t>(all.data(), all.size()),
+                             Span<float>(test_features_.data(), test_features_.size()),
+                             Span<std::int32_t>(test_labels_.data(), test_labels_.size()), error);
+}
+
+bool Federation::setup(std::string* error) {
+  return setup_engine(error) && setup_devices(error) && setup_evaluation(error);
+}
+
+void Federation::connect(SimDevice& device) {
+  device.pipe = std::make_unique<transport::MemoryPipe>(kPipeBytes);
+  device.session = std::make_unique<coordinator::StreamSession>(engine_, device.pipe->b());
+  device.session->open(now_);
+  device.client.on_connected(device.pipe->a(), now_);
+}
+
+void Federation::drop(SimDevice& device) {
+  // The connection vanishes with the update in flight: the coordinator never
+  // reads the bytes still in the pipe.
+  engine_.close_session(device.session->id(), "dropped mid-upload by the schedule", now_);
+  device.client.on_disconnected(now_);
+  device.session.reset();
+  device.pipe.reset();
+  device.drop = false;
+  ++dropped_;
+}
+
+bool Federation::step(SimDevice& device) {
+  const std::uint64_t before = activity();
+  if (!device.client.connected() && device.client.wants_connection(now_)) connect(device);
+  if (device.client.connected()) device.client.poll(now_);
+  if (device.drop && device.client.counters().update_bytes_sent > device.uploads_before) {
+    drop(device);
+    return true;
+  }
+  if (device.session) {
+    device.session->pump(now_);
+    if (device.session->closed() || !device.client.connected()) {
+      if (device.client.connected()) device.client.on_disconnected(now_);
+      if (!device.session->closed()) engine_.close_session(device.session->id(), "device closed", now_);
+      device.session.reset();
+      device.pipe.reset();
+    }
+  }
+  return activity() != before;
+}
+
+std::uint64_t Federation::activity() const {
+  const coordinator::Counters& counters = engine_.counters();
+  return counters.bytes_in + counters.bytes_out + counters.sessions_opened + counters.rounds_started;
+}
+
+bool Federation::evaluate(EvaluationRecord* record, std::string* error) {
+  Batch batch;
+  batch.features = test_features_.data();
+  batch.labels = test_labels_.data();
+  batch.rows = test_.count;
+  Evaluation evaluation;
+  const std::vector<float>& model = engine_.model();
+  if (evaluator_.evaluate(Span<const float>(model.data(), model.size()), batch, &evaluation) != Status::kOk) {
+    *error = "evaluating the global model failed";
+    return false;
+  }
+  record->accuracy = static_cast<double>(evaluation.correct) / evaluation.rows;
+  record->loss = evaluation.loss;
+  return true;
+}
+
+bool Federation::run(Progress* progress, RunResult* result, std::string* error) {
+  const auto started = std::chrono::steady_clock::now();
+  std::uint64_t last_full_pass = now_;
+  std::uint64_t uplink = 0;
+  std::uint64_t downlink = 0;
+  double last_accuracy = -1.0;
+
+  for (std::uint32_t round = 1; round <= options_.rounds; ++round) {
+    const RoundPlan plan = schedule_.plan(round - 1);
+    std::vector<SimDevice*> active;
+    for (std::size_t i = 0; i < plan.participants.size(); ++i) {
+      SimDevice& device = *devices_[plan.participants[i]];
+      device.participant = true;
+      device.drop = plan.drops[i];
+      device.uploads_before = device.client.counters().update_bytes_sent;
+      device.client.set_available(true);
+      active.push_back(&device);
+    }
+    const coordinator::Counters before = engine_.counters();
+    const std::uint64_t closed_before = before.rounds_applied + before.rounds_discarded;
+    bool round_started = false;
+
+    while (engine_.counters().rounds_applied + engine_.counters().rounds_discarded == closed_before ||
+           std::any_of(active.begin(), active.end(),
+                       [](const SimDevice* device) { return device->client.update_pending(); })) {
+      bool moved = false;
+      for (SimDevice* device : active) moved |= step(*device);
+      engine_.tick(now_);
+      if (!round_started && engine_.open_round_id() != 0) {
+        // Selected devices have their offer; they must not check in again
+        // for the next round unless the schedule says so.
+        round_started = true;
+        for (SimDevice* device : active) device->client.set_available(false);
+      }
+      if (now_ - last_full_pass >= kFullPassMs) {
+        for (auto& device : devices_) step(*device);
+        last_full_pass = now_;
+      }
+      if (!moved) {
+        std::uint64_t next = now_ + kMaxStepMs;
+        for (SimDevice* device : active) next = std::min(next, device->client.next_wakeup_ms(now_));
+        now_ = std::max(next, now_ + 1);
+      }
+      if (engine_.failed()) {
+        *error = "the coordinator engine failed: " + engine_.failure();
+        return false;
+      }
+    }
+    for (SimDevice* device : active) {
+      device->participant = false;
+      device->drop = false;
+    }
+
+    uplink = 0;
+    downlink = 0;
+    for (const auto& device : devices_) {
+      uplink += device->client.counters().update_bytes_sent;
+      downlink += device->client.counters().model_bytes_received;
+    }
+    const coordinator::Counters& after = engine_.counters();
+    RoundRecord record;
+    record.round = round;
+    record.applied = after.rounds_applied > before.rounds_applied;
+    record.updates = static_cast<std::uint32_t>(after.updates_applied - before.updates_applied);
+    record.dropped = static_cast<std::uint32_t>(std::count(plan.drops.begin(), plan.drops.end(), true));
+    record.uplink_bytes = uplink;
+    record.downlink_bytes = downlink;
+    result->rounds.push_back(record);
+
+    if (!all_finite(engine_.model())) {
+      result->diverged = true;
+      result->diverged_at_round = round;
+      break;
+    }
+    if (round % options_.eval_every == 0 || round == options_.rounds) {
+      EvaluationRecord evaluation;
+      evaluation.round = round;
+      evaluation.uplink_bytes = uplink;
+      evaluation.downlink_bytes = downlink;
+      if (!evaluate(&evaluation, error)) return false;
+      result->evaluations.push_back(evaluation);
+      last_accuracy = evaluation.accuracy;
+    }
+    if (progress != nullptr) progress->update(round, last_accuracy, uplink);
+  }
+
+  result->uplink_bytes = uplink;
+  result->downlink_bytes = downlink;
+  result->rounds_applied = static_cast<std::uint32_t>(engine_.counters().rounds_applied);
+  result->devices_dropped = dropped_;
+  result->wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  result->peak_device_bytes = devices_.empty() ? 0 : devices_.front()->client.footprint().total;
+  if (progress != nullptr) {
+    progress->finish(static_cast<std::uint32_t>(result->rounds.size()), last_accuracy, uplink);
+  }
+  return true;
+}
+
+}  // namespace
+
+bool run_federation(const FederationOptions& options, const data::ImageDataset& train, const data::ImageDataset& test,
+                    const data::Partition& partition, Progress* progress, RunResult* result, std::string* error) {
+  Federation federation(options, train, test, partition);
+  return federation.setup(error) && federation.run(progress, result, error);
+}
+
+}  // namespace ecq::sim
