@@ -1,16 +1,19 @@
 # Installs the device libraries with a package config, so that a firmware or
-# host project can use find_package(ecq) and link ecq::runtime and
-# ecq::protocol.
+# host project can use find_package(ecq) and link ecq::runtime,
+# ecq::protocol and ecq::device.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(TARGETS ecq_runtime ecq_protocol ecq_port_${ECQ_PORT}
+install(TARGETS ecq_runtime ecq_protocol ecq_device ecq_port_${ECQ_PORT}
   EXPORT ecqTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY runtime/include/ protocol/include/ ports/include/
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# ecq::device drives any transport::Stream; the interface is header-only.
+install(FILES transports/include/ecq/transport/stream.h
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/ecq/transport)
 install(EXPORT ecqTargets
   NAMESPACE ecq::
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/ecq)

@@ -5,6 +5,7 @@
 // words, so any element's random draw can be computed on its own, in any
 // order, on any thread, with the same result on every architecture.
 
+#include <cstddef>
 #include <cstdint>
 
 namespace ecq {
@@ -48,6 +49,11 @@ struct StreamKey {
   std::uint64_t device_id = 0;
   std::uint32_t round = 0;
 };
+
+/// Returns the 64-bit FNV-1a hash of id[0..size) (offset basis
+/// 0xcbf29ce484222325, prime 0x100000001b3): the StreamKey::device_id of the
+/// device with this id, as docs/protocol.md specifies.
+std::uint64_t device_stream_id(const char* id, std::size_t size);
 
 /// Returns Philox block `block_index` of the stream `key`. The seed is the
 /// Philox key and the counter is (block index, round, device id low, device
