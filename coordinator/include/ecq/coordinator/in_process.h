@@ -1,0 +1,53 @@
+#pragma once
+// An in-process transport for the engine: one session over any Stream,
+// typically the coordinator's end of a transport::MemoryPipe. The simulator
+// and the tests drive many of these from one thread, calling pump() after
+// the devices have written and engine.tick() on their clock. Ids are
+// unauthenticated (taken from hello) unless the caller says otherwise.
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "ecq/coordinator/engine.h"
+#include "ecq/transport/stream.h"
+
+namespace ecq::coordinator {
+
+class StreamSession final : public SessionOutput {
+ public:
+  /// `engine` and `stream` must outlive the session.
+  StreamSession(Engine& engine, transport::Stream& stream) : engine_(engine), stream_(stream) {}
+  StreamSession(const StreamSession&) = delete;
+  StreamSession& operator=(const StreamSession&) = delete;
+  ~StreamSession() = default;
+
+  /// Opens the engine session.
+  void open(std::uint64_t now_ms, const std::string& authenticated_id = "", bool authenticated = false);
+
+  /// Flushes queued output, then feeds everything readable to the engine.
+  /// Reports the close to the engine when the stream ends or fails. Returns
+  /// false once the session is over.
+  bool pump(std::uint64_t now_ms);
+
+  bool closed() const { return closed_; }
+  SessionId id() const { return id_; }
+  /// Bytes queued for the stream and not yet written.
+  std::size_t queued_bytes() const { return queue_.size(); }
+
+  void send(const std::uint8_t* data, std::size_t size) override;
+  void close() override;
+
+ private:
+  void flush();
+
+  Engine& engine_;
+  transport::Stream& stream_;
+  SessionId id_ = 0;
+  std::deque<std::uint8_t> queue_;
+  bool closing_ = false;  // the engine asked to close after the queued bytes
+  bool closed_ = false;
+};
+
+}  // namespace ecq::coordinator

@@ -1,0 +1,60 @@
+#include "ecq/coordinator/in_process.h"
+
+namespace ecq::coordinator {
+
+void StreamSession::open(std::uint64_t now_ms, const std::string& authenticated_id, bool authenticated) {
+  id_ = engine_.open_session(authenticated_id, authenticated, this, now_ms);
+}
+
+void StreamSession::send(const std::uint8_t* data, std::size_t size) {
+  if (closed_ || closing_) {
+    return;
+  }
+  queue_.insert(queue_.end(), data, data + size);
+  flush();
+}
+
+void StreamSession::close() {
+  closing_ = true;
+  flush();
+}
+
+void StreamSession::flush() {
+  std::uint8_t chunk[4096];
+  while (!queue_.empty() && !closed_) {
+    const std::size_t count = std::min(queue_.size(), sizeof chunk);
+    std::copy(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(count), chunk);
+    std::size_t done = 0;
+    if (stream_.write(chunk, count, &done) != transport::IoStatus::kOk || done == 0) {
+      break;
+    }
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(done));
+  }
+  if (closing_ && queue_.empty() && !closed_) {
+    closed_ = true;
+    stream_.close();
+  }
+}
+
+bool StreamSession::pump(std::uint64_t now_ms) {
+  flush();
+  std::uint8_t buffer[4096];
+  while (!closed_ && !closing_) {
+    std::size_t done = 0;
+    const transport::IoStatus status = stream_.read(buffer, sizeof buffer, &done);
+    if (status == transport::IoStatus::kOk && done > 0) {
+      engine_.receive(id_, buffer, done, now_ms);
+      continue;
+    }
+    if (status == transport::IoStatus::kClosed || status == transport::IoStatus::kError) {
+      closed_ = true;
+      engine_.close_session(id_, status == transport::IoStatus::kClosed ? "peer closed" : stream_.error_message(),
+                            now_ms);
+    }
+    break;
+  }
+  flush();
+  return !closed_;
+}
+
+}  // namespace ecq::coordinator
