@@ -10,7 +10,9 @@
 #include "ecq/coordinator/in_process.h"
 #include "ecq/data/batch.h"
 #include "ecq/runtime/device_client.h"
+#include "ecq/runtime/log.h"
 #include "ecq/transport/memory_pipe.h"
+#include "drop_stream.h"
 
 namespace ecq::sim {
 
@@ -26,18 +28,24 @@ constexpr std::uint64_t kFullPassMs = 5000;
 // Each direction of an in-process connection buffers this many bytes.
 constexpr std::size_t kPipeBytes = 40 * 1024;
 
+// The coordinator's and the device's ends of one in-process connection.
+struct Connection {
+  Connection(coordinator::Engine& engine) : pipe(kPipeBytes), session(engine, pipe.b()) {}
+  transport::MemoryPipe pipe;
+  coordinator::StreamSession session;
+  DropStream link;  // the device's end, which can cut an upload short
+};
+
 struct SimDevice {
   std::uint32_t index = 0;
   DeviceClient client;
   std::vector<std::uint8_t> arena;
-  std::unique_ptr<transport::MemoryPipe> pipe;
-  std::unique_ptr<coordinator::StreamSession> session;
+  std::unique_ptr<Connection> connection;
   std::unique_ptr<data::BatchSampler> sampler;
   const data::ImageDataset* train = nullptr;
   std::string error;
   bool participant = false;
-  bool drop = false;                // drops mid-upload this round
-  std::uint64_t uploads_before = 0; // update frames sent when the round began
+  std::uint64_t offers_before = 0;  // offers received when the round began
 };
 
 Status fill_batch(void* context, std::uint32_t rows, Span<float> features, Span<float>, Span<std::int32_t> labels,
@@ -72,7 +80,8 @@ class Federation {
   bool setup_devices(std::string* error);
   bool setup_evaluation(std::string* error);
   void connect(SimDevice& device);
-  void drop(SimDevice& device);
+  void disconnect(SimDevice& device);
+  bool drain();
   // Polls one device and its session; returns true when anything moved.
   bool step(SimDevice& device);
   std::uint64_t activity() const;
@@ -85,6 +94,8 @@ class Federation {
   Schedule schedule_;
   coordinator::Engine engine_;
   std::vector<std::unique_ptr<SimDevice>> devices_;
+  // Connections a device left whose coordinator side still has bytes to read.
+  std::vector<std::unique_ptr<Connection>> draining_;
   std::uint64_t now_ = kStartMs;
   std::uint64_t dropped_ = 0;
 
@@ -127,11 +138,15 @@ bool Federation::setup_devices(std::string* error) {
   config.storage_prefix[0] = '\0';
   config.backoff_min_ms = 250;
   config.backoff_max_ms = 4000;
-  const std::size_t arena_bytes = DeviceClient::required_arena_bytes(config);
-  if (arena_bytes == 0) {
-    *error = "the device configuration is invalid for this model and compressor";
+  std::snprintf(config.device_id, sizeof(config.device_id), "dev-0");
+  ErrorInfo invalid;
+  if (DeviceClient::validate_config(config, &invalid) != Status::kOk) {
+    char text[256];
+    describe_error(invalid, text, sizeof(text));
+    *error = std::string("the simulated devices' configuration is invalid: ") + text;
     return false;
   }
+  const std::size_t arena_bytes = DeviceClient::required_arena_bytes(config);
   devices_.reserve(options_.schedule.devices);
   for (std::uint32_t i = 0; i < options_.schedule.devices; ++i) {
     auto device = std::make_unique<SimDevice>();
@@ -176,38 +191,56 @@ bool Federation::setup(std::string* error) {
 }
 
 void Federation::connect(SimDevice& device) {
-  device.pipe = std::make_unique<transport::MemoryPipe>(kPipeBytes);
-  device.session = std::make_unique<coordinator::StreamSession>(engine_, device.pipe->b());
-  device.session->open(now_);
-  device.client.on_connected(device.pipe->a(), now_);
+  device.connection = std::make_unique<Connection>(engine_);
+  device.connection->link.attach(&device.connection->pipe.a());
+  device.connection->session.open(now_);
+  device.client.on_connected(device.connection->link, now_);
 }
 
-void Federation::drop(SimDevice& device) {
-  // The connection vanishes with the update in flight: the coordinator never
-  // reads the bytes still in the pipe.
-  engine_.close_session(device.session->id(), "dropped mid-upload by the schedule", now_);
-  device.client.on_disconnected(now_);
-  device.session.reset();
-  device.pipe.reset();
-  device.drop = false;
-  ++dropped_;
+void Federation::disconnect(SimDevice& device) {
+  if (device.client.connected()) device.client.on_disconnected(now_);
+  Connection& connection = *device.connection;
+  if (connection.link.dropped()) {
+    ++dropped_;
+    log_message(LogLevel::kInfo, "simulation: device %u dropped its connection mid-upload", device.index);
+  }
+  // The coordinator reads what the device sent before it left, then the end
+  // of the stream.
+  connection.pipe.a().close();
+  if (!connection.session.closed()) {
+    draining_.push_back(std::move(device.connection));
+  }
+  device.connection.reset();
+}
+
+bool Federation::drain() {
+  bool moved = false;
+  for (auto& connection : draining_) {
+    moved |= !connection->session.pump(now_);
+  }
+  draining_.erase(std::remove_if(draining_.begin(), draining_.end(),
+                                 [](const std::unique_ptr<Connection>& connection) {
+                                   return connection->session.closed();
+                                 }),
+                  draining_.end());
+  return moved;
 }
 
 bool Federation::step(SimDevice& device) {
   const std::uint64_t before = activity();
-  if (!device.client.connected() && device.client.wants_connection(now_)) connect(device);
-  if (device.client.connected()) device.client.poll(now_);
-  if (device.drop && device.client.counters().update_bytes_sent > device.uploads_before) {
-    drop(device);
-    return true;
-  }
-  if (device.session) {
-    device.session->pump(now_);
-    if (device.session->closed() || !device.client.connected()) {
-      if (device.client.connected()) device.client.on_disconnected(now_);
-      if (!device.session->closed()) engine_.close_session(device.session->id(), "device closed", now_);
-      device.session.reset();
-      device.pipe.reset();
+  if (!device.connection && device.client.wants_connection(now_)) connect(device);
+  if (device.connection) {
+    device.client.poll(now_);
+    if (device.participant && device.client.counters().offers_received > device.offers_before) {
+      // The device has its offer: it must not check in for the next round
+      // unless the schedule picks it again.
+      device.client.set_available(false);
+    }
+    if (device.connection->link.dropped() || !device.client.connected()) {
+      disconnect(device);
+    } else {
+      device.connection->session.pump(now_);
+      if (device.connection->session.closed()) disconnect(device);
     }
   }
   return activity() != before;
@@ -247,27 +280,21 @@ bool Federation::run(Progress* progress, RunResult* result, std::string* error) 
     for (std::size_t i = 0; i < plan.participants.size(); ++i) {
       SimDevice& device = *devices_[plan.participants[i]];
       device.participant = true;
-      device.drop = plan.drops[i];
-      device.uploads_before = device.client.counters().update_bytes_sent;
+      device.offers_before = device.client.counters().offers_received;
+      if (plan.drops[i] && device.connection) device.connection->link.arm();
       device.client.set_available(true);
       active.push_back(&device);
     }
     const coordinator::Counters before = engine_.counters();
+    const std::uint64_t dropped_before = dropped_;
     const std::uint64_t closed_before = before.rounds_applied + before.rounds_discarded;
-    bool round_started = false;
 
     while (engine_.counters().rounds_applied + engine_.counters().rounds_discarded == closed_before ||
            std::any_of(active.begin(), active.end(),
                        [](const SimDevice* device) { return device->client.update_pending(); })) {
-      bool moved = false;
+      bool moved = drain();
       for (SimDevice* device : active) moved |= step(*device);
       engine_.tick(now_);
-      if (!round_started && engine_.open_round_id() != 0) {
-        // Selected devices have their offer; they must not check in again
-        // for the next round unless the schedule says so.
-        round_started = true;
-        for (SimDevice* device : active) device->client.set_available(false);
-      }
       if (now_ - last_full_pass >= kFullPassMs) {
         for (auto& device : devices_) step(*device);
         last_full_pass = now_;
@@ -282,10 +309,7 @@ bool Federation::run(Progress* progress, RunResult* result, std::string* error) 
         return false;
       }
     }
-    for (SimDevice* device : active) {
-      device->participant = false;
-      device->drop = false;
-    }
+    for (SimDevice* device : active) device->participant = false;
 
     uplink = 0;
     downlink = 0;
@@ -298,7 +322,7 @@ bool Federation::run(Progress* progress, RunResult* result, std::string* error) 
     record.round = round;
     record.applied = after.rounds_applied > before.rounds_applied;
     record.updates = static_cast<std::uint32_t>(after.updates_applied - before.updates_applied);
-    record.dropped = static_cast<std::uint32_t>(std::count(plan.drops.begin(), plan.drops.end(), true));
+    record.dropped = static_cast<std::uint32_t>(dropped_ - dropped_before);
     record.uplink_bytes = uplink;
     record.downlink_bytes = downlink;
     result->rounds.push_back(record);

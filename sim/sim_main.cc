@@ -58,7 +58,7 @@ struct Options {
   std::string csv_path;
   std::string plot_path;
   std::string data_dir;
-  std::string log_level = "warning";
+  std::string log_level = "error";
 };
 
 std::vector<std::string> split_list(const std::string& text) {

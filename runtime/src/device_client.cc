@@ -565,8 +565,23 @@ std::uint64_t DeviceClient::next_wakeup_ms(std::uint64_t now_ms) const {
   return wakeup > now_ms ? wakeup : now_ms;
 }
 
+void DeviceClient::set_available(bool available) {
+  available_ = available;
+  if (available && state_ == DeviceState::kIdle && awaiting_availability_) {
+    idle_until_ms_ = 0;  // check in at the next poll()
+  }
+}
+
 void DeviceClient::check_in(std::uint64_t now_ms) {
   (void)now_ms;
+  if (!available_) {
+    // Stay connected without asking for work until set_available(true).
+    state_ = DeviceState::kIdle;
+    awaiting_availability_ = true;
+    idle_until_ms_ = UINT64_MAX;
+    return;
+  }
+  awaiting_availability_ = false;
   protocol::CheckIn message{config_.available_ms};
   (void)queue_message(protocol::MessageType::kCheckIn, message, protocol::encode_check_in);
   state_ = DeviceState::kAwaitOffer;

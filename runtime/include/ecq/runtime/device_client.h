@@ -194,6 +194,13 @@ class DeviceClient {
   /// heartbeat and idle timers and writes pending output.
   void poll(std::uint64_t now_ms);
 
+  /// Sets whether the device is available for rounds (on a phone: idle,
+  /// charging and on Wi-Fi). An unavailable device stays connected, answers
+  /// heartbeats and finishes a round it already has, but does not check in
+  /// again until it is available. A check-in already sent stays with the
+  /// coordinator. Devices start available.
+  void set_available(bool available);
+
   /// Sends goodbye reason 1 (shutdown) if connected, then closes the stream.
   void shut_down(std::uint64_t now_ms);
 
@@ -284,6 +291,8 @@ class DeviceClient {
   DeviceState state_ = DeviceState::kDisconnected;
   transport::Stream* stream_ = nullptr;
   bool stopped_ = false;  // shut_down() was called
+  bool available_ = true;              // set_available()
+  bool awaiting_availability_ = false; // idle until set_available(true)
   std::uint64_t stream_id_ = 0;  // device_stream_id(device id)
   std::uint32_t parameters_ = 0;
 
