@@ -1,18 +1,18 @@
+// The in-process federation: engine and devices in this process, stepped by
+// one thread on a virtual clock.
+
 #include "federation.h"
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
-#include <cstdio>
 #include <memory>
 
+#include "drop_stream.h"
 #include "ecq/coordinator/engine.h"
 #include "ecq/coordinator/in_process.h"
-#include "ecq/data/batch.h"
-#include "ecq/runtime/device_client.h"
 #include "ecq/runtime/log.h"
 #include "ecq/transport/memory_pipe.h"
-#include "drop_stream.h"
+#include "fleet.h"
 
 namespace ecq::sim {
 
@@ -30,7 +30,7 @@ constexpr std::size_t kPipeBytes = 40 * 1024;
 
 // The coordinator's and the device's ends of one in-process connection.
 struct Connection {
-  Connection(coordinator::Engine& engine) : pipe(kPipeBytes), session(engine, pipe.b()) {}
+  explicit Connection(coordinator::Engine& engine) : pipe(kPipeBytes), session(engine, pipe.b()) {}
   transport::MemoryPipe pipe;
   coordinator::StreamSession session;
   DropStream link;  // the device's end, which can cut an upload short
@@ -40,31 +40,11 @@ struct SimDevice {
   std::uint32_t index = 0;
   DeviceClient client;
   std::vector<std::uint8_t> arena;
+  std::unique_ptr<DeviceData> data;
   std::unique_ptr<Connection> connection;
-  std::unique_ptr<data::BatchSampler> sampler;
-  const data::ImageDataset* train = nullptr;
-  std::string error;
   bool participant = false;
   std::uint64_t offers_before = 0;  // offers received when the round began
 };
-
-Status fill_batch(void* context, std::uint32_t rows, Span<float> features, Span<float>, Span<std::int32_t> labels,
-                  std::uint32_t* filled) {
-  SimDevice& device = *static_cast<SimDevice*>(context);
-  Span<const std::uint32_t> indices = device.sampler->next();
-  if (indices.size() == 0) return Status::kInvalidArgument;
-  const std::size_t count = std::min<std::size_t>(rows, indices.size());
-  if (!data::gather_images(*device.train, Span<const std::uint32_t>(indices.data(), count), features, labels,
-                           &device.error)) {
-    return Status::kInvalidArgument;
-  }
-  *filled = static_cast<std::uint32_t>(count);
-  return Status::kOk;
-}
-
-bool all_finite(const std::vector<float>& values) {
-  return std::all_of(values.begin(), values.end(), [](float value) { return std::isfinite(value); });
-}
 
 class Federation {
  public:
@@ -78,14 +58,13 @@ class Federation {
  private:
   bool setup_engine(std::string* error);
   bool setup_devices(std::string* error);
-  bool setup_evaluation(std::string* error);
   void connect(SimDevice& device);
   void disconnect(SimDevice& device);
   bool drain();
   // Polls one device and its session; returns true when anything moved.
   bool step(SimDevice& device);
   std::uint64_t activity() const;
-  bool evaluate(EvaluationRecord* record, std::string* error);
+  bool round_open(const std::vector<SimDevice*>& active, std::uint64_t closed_before) const;
 
   const FederationOptions& options_;
   const data::ImageDataset& train_;
@@ -96,13 +75,9 @@ class Federation {
   std::vector<std::unique_ptr<SimDevice>> devices_;
   // Connections a device left whose coordinator side still has bytes to read.
   std::vector<std::unique_ptr<Connection>> draining_;
+  TestEvaluator evaluator_;
   std::uint64_t now_ = kStartMs;
   std::uint64_t dropped_ = 0;
-
-  Model evaluator_;
-  std::vector<std::uint8_t> evaluator_arena_;
-  std::vector<float> test_features_;
-  std::vector<std::int32_t> test_labels_;
 };
 
 bool Federation::setup_engine(std::string* error) {
@@ -129,37 +104,18 @@ bool Federation::setup_engine(std::string* error) {
 }
 
 bool Federation::setup_devices(std::string* error) {
-  DeviceConfig config;
-  config.shape = options_.shape;
-  config.max_batch = options_.batch_size;
-  config.max_body_size = options_.device_body_size;
-  config.upload_body_size = options_.device_body_size;
-  config.min_bucket_size = std::min<std::uint32_t>(64, options_.compressor.quantizer.bucket_size);
-  config.storage_prefix[0] = '\0';
-  config.backoff_min_ms = 250;
-  config.backoff_max_ms = 4000;
-  std::snprintf(config.device_id, sizeof(config.device_id), "dev-0");
-  ErrorInfo invalid;
-  if (DeviceClient::validate_config(config, &invalid) != Status::kOk) {
-    char text[256];
-    describe_error(invalid, text, sizeof(text));
-    *error = std::string("the simulated devices' configuration is invalid: ") + text;
-    return false;
-  }
-  const std::size_t arena_bytes = DeviceClient::required_arena_bytes(config);
+  const std::size_t arena_bytes = device_arena_bytes(options_, error);
+  if (arena_bytes == 0) return false;
   devices_.reserve(options_.schedule.devices);
   for (std::uint32_t i = 0; i < options_.schedule.devices; ++i) {
     auto device = std::make_unique<SimDevice>();
     device->index = i;
-    device->train = &train_;
-    device->sampler =
-        std::make_unique<data::BatchSampler>(partition_.devices[i], options_.batch_size, options_.seed * 1000003u + i);
-    std::snprintf(config.device_id, sizeof(config.device_id), "dev-%u", i);
-    config.jitter_seed = options_.seed * 7919u + i;
+    device->data = std::make_unique<DeviceData>(train_, partition_.devices[i], options_.batch_size,
+                                                options_.seed * 1000003u + i);
     device->arena.resize(arena_bytes);
-    const DataSource source{fill_batch, device.get()};
-    if (device->client.init(config, source, Span<std::uint8_t>(device->arena.data(), device->arena.size())) !=
-        Status::kOk) {
+    const DeviceConfig config = make_device_config(options_, i);
+    if (device->client.init(config, device->data->source(),
+                            Span<std::uint8_t>(device->arena.data(), device->arena.size())) != Status::kOk) {
       *error = "device " + std::to_string(i) + " failed to start";
       return false;
     }
@@ -169,25 +125,8 @@ bool Federation::setup_devices(std::string* error) {
   return true;
 }
 
-bool Federation::setup_evaluation(std::string* error) {
-  constexpr std::uint32_t kRows = 500;
-  evaluator_arena_.resize(Model::required_arena_bytes(options_.shape, kRows));
-  if (evaluator_.init(options_.shape, kRows, Span<std::uint8_t>(evaluator_arena_.data(), evaluator_arena_.size())) !=
-      Status::kOk) {
-    *error = "the evaluation model failed to start";
-    return false;
-  }
-  std::vector<std::uint32_t> all(test_.count);
-  for (std::uint32_t i = 0; i < test_.count; ++i) all[i] = i;
-  test_features_.resize(static_cast<std::size_t>(test_.count) * test_.image_size());
-  test_labels_.resize(test_.count);
-  return data::gather_images(test_, Span<const std::uint32_t>(all.data(), all.size()),
-                             Span<float>(test_features_.data(), test_features_.size()),
-                             Span<std::int32_t>(test_labels_.data(), test_labels_.size()), error);
-}
-
 bool Federation::setup(std::string* error) {
-  return setup_engine(error) && setup_devices(error) && setup_evaluation(error);
+  return setup_engine(error) && setup_devices(error) && evaluator_.init(options_.shape, test_, error);
 }
 
 void Federation::connect(SimDevice& device) {
@@ -207,17 +146,13 @@ void Federation::disconnect(SimDevice& device) {
   // The coordinator reads what the device sent before it left, then the end
   // of the stream.
   connection.pipe.a().close();
-  if (!connection.session.closed()) {
-    draining_.push_back(std::move(device.connection));
-  }
+  if (!connection.session.closed()) draining_.push_back(std::move(device.connection));
   device.connection.reset();
 }
 
 bool Federation::drain() {
   bool moved = false;
-  for (auto& connection : draining_) {
-    moved |= !connection->session.pump(now_);
-  }
+  for (auto& connection : draining_) moved |= !connection->session.pump(now_);
   draining_.erase(std::remove_if(draining_.begin(), draining_.end(),
                                  [](const std::unique_ptr<Connection>& connection) {
                                    return connection->session.closed();
@@ -251,20 +186,12 @@ std::uint64_t Federation::activity() const {
   return counters.bytes_in + counters.bytes_out + counters.sessions_opened + counters.rounds_started;
 }
 
-bool Federation::evaluate(EvaluationRecord* record, std::string* error) {
-  Batch batch;
-  batch.features = test_features_.data();
-  batch.labels = test_labels_.data();
-  batch.rows = test_.count;
-  Evaluation evaluation;
-  const std::vector<float>& model = engine_.model();
-  if (evaluator_.evaluate(Span<const float>(model.data(), model.size()), batch, &evaluation) != Status::kOk) {
-    *error = "evaluating the global model failed";
-    return false;
-  }
-  record->accuracy = static_cast<double>(evaluation.correct) / evaluation.rows;
-  record->loss = evaluation.loss;
-  return true;
+bool Federation::round_open(const std::vector<SimDevice*>& active, std::uint64_t closed_before) const {
+  const coordinator::Counters& counters = engine_.counters();
+  if (counters.rounds_applied + counters.rounds_discarded == closed_before) return true;
+  // The round is closed; wait until every participant has its verdict.
+  return std::any_of(active.begin(), active.end(),
+                     [](const SimDevice* device) { return device->client.update_pending(); });
 }
 
 bool Federation::run(Progress* progress, RunResult* result, std::string* error) {
@@ -287,11 +214,8 @@ bool Federation::run(Progress* progress, RunResult* result, std::string* error) 
     }
     const coordinator::Counters before = engine_.counters();
     const std::uint64_t dropped_before = dropped_;
-    const std::uint64_t closed_before = before.rounds_applied + before.rounds_discarded;
 
-    while (engine_.counters().rounds_applied + engine_.counters().rounds_discarded == closed_before ||
-           std::any_of(active.begin(), active.end(),
-                       [](const SimDevice* device) { return device->client.update_pending(); })) {
+    while (round_open(active, before.rounds_applied + before.rounds_discarded)) {
       bool moved = drain();
       for (SimDevice* device : active) moved |= step(*device);
       engine_.tick(now_);
@@ -332,12 +256,12 @@ bool Federation::run(Progress* progress, RunResult* result, std::string* error) 
       result->diverged_at_round = round;
       break;
     }
-    if (round % options_.eval_every == 0 || round == options_.rounds) {
+    if ((record.applied && after.rounds_applied % options_.eval_every == 0) || round == options_.rounds) {
       EvaluationRecord evaluation;
       evaluation.round = round;
       evaluation.uplink_bytes = uplink;
       evaluation.downlink_bytes = downlink;
-      if (!evaluate(&evaluation, error)) return false;
+      if (!evaluator_.evaluate(engine_.model(), &evaluation, error)) return false;
       result->evaluations.push_back(evaluation);
       last_accuracy = evaluation.accuracy;
     }
