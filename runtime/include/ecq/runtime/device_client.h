@@ -108,8 +108,9 @@ enum class DeviceState : std::uint8_t {
 /// Returns a name such as "await offer".
 const char* device_state_name(DeviceState state);
 
-/// What the device has done since init(); application frame bytes (headers
-/// and checksums included), not transport bytes.
+/// Counts of the device's activity since init(). Byte counts are application
+/// frame bytes (headers and checksums included) as queued for sending or as
+/// received, not transport bytes.
 struct DeviceCounters {
   std::uint64_t connections = 0;          ///< on_connected() calls
   std::uint64_t connect_failures = 0;     ///< on_connect_failed() calls
@@ -118,7 +119,7 @@ struct DeviceCounters {
   std::uint64_t offers_declined = 0;      ///< offers the device could not take
   std::uint64_t rounds_trained = 0;       ///< updates compressed
   std::uint64_t rounds_abandoned = 0;     ///< training or compression failed, or the connection closed first
-  std::uint64_t updates_sent = 0;         ///< updates whose last chunk was written
+  std::uint64_t updates_sent = 0;         ///< updates whose last chunk was queued for sending
   std::uint64_t updates_applied = 0;
   std::uint64_t updates_not_applied = 0;
   /// Not-applied updates by protocol::VerdictReason (1 to 7); index 0 counts
