@@ -36,7 +36,22 @@ struct FederationOptions {
   std::uint32_t device_body_size = 16 * 1024;  ///< largest frame body either side sends, bytes
 };
 
-/// Runs one federation and returns its result. `train` and `test` are the
+/// How a TLS federation runs: the coordinator in a process of its own, the
+/// devices in this one, driven through Asio by a few threads.
+struct TlsRunOptions {
+  std::string coordinator_program;  ///< path of ecq-coordinator
+  std::string work_dir;             ///< credentials, model exports and the coordinator's log go here
+  std::uint32_t threads = 2;        ///< threads that drive the devices
+};
+
+/// Runs one federation over mutual TLS on 127.0.0.1 with throwaway
+/// credentials: ecq-coordinator as a child process (its peak RSS goes to
+/// result->peak_coordinator_rss_bytes) and the devices here.
+bool run_tls_federation(const FederationOptions& options, const TlsRunOptions& tls, const data::ImageDataset& train,
+                        const data::ImageDataset& test, const data::Partition& partition, Progress* progress,
+                        RunResult* result, std::string* error);
+
+/// Runs one federation in this process and returns its result. `train` and `test` are the
 /// data sets, `partition` the devices' shares of `train` (one per device).
 /// Returns false with a message when the setup fails.
 bool run_federation(const FederationOptions& options, const data::ImageDataset& train,

@@ -3,6 +3,7 @@
 
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -27,7 +28,8 @@ namespace {
 
 struct Options {
   std::uint32_t devices = 100;
-  std::string transport = "inproc";
+  std::string transport = "tls";
+  std::uint32_t threads = 2;
   std::string model = "softmax";
   std::uint32_t hidden = 128;
   std::string partition = "dirichlet";
@@ -159,6 +161,15 @@ bool set_log_level(const std::string& name) {
   return true;
 }
 
+// Returns the path of `name` in the directory of this program.
+std::string sibling_program(const char* argv0, const char* name) {
+  char path[4096];
+  const ssize_t size = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
+  std::string self = size > 0 ? std::string(path, static_cast<std::size_t>(size)) : std::string(argv0);
+  const std::size_t slash = self.rfind('/');
+  return (slash == std::string::npos ? std::string(".") : self.substr(0, slash)) + "/" + name;
+}
+
 std::uint64_t peak_rss_bytes() {
   rusage usage{};
   ::getrusage(RUSAGE_SELF, &usage);
@@ -194,8 +205,11 @@ nlohmann::json settings_json(const Options& options) {
 
 void add_options(CLI::App& app, Options& options) {
   app.add_option("--devices", options.devices, "number of simulated devices")->check(CLI::Range(1u, 1000000u));
-  app.add_option("--transport", options.transport, "inproc: coordinator and devices in this process, no sockets")
-      ->check(CLI::IsMember({"inproc"}));
+  app.add_option("--transport", options.transport,
+                 "tls: ecq-coordinator in its own process and the devices here, over mutual TLS on 127.0.0.1; "
+                 "inproc: coordinator and devices in this process, no sockets")
+      ->check(CLI::IsMember({"tls", "inproc"}));
+  app.add_option("--threads", options.threads, "threads that drive the devices (tls)")->check(CLI::Range(1u, 256u));
   app.add_option("--model", options.model, "softmax or mlp");
   app.add_option("--hidden", options.hidden, "hidden units of the mlp")->check(CLI::Range(1u, 100000u));
   app.add_option("--partition", options.partition, "iid, dirichlet (label skew) or shards (label shards)");
@@ -284,6 +298,17 @@ int main(int argc, char** argv) {
                options.devices, options.transport.c_str(), options.model.c_str(), options.partition.c_str(),
                options.check_in_probability, options.drop_probability, options.devices_per_round, options.rounds);
 
+  if (::mkdir(options.out.c_str(), 0755) != 0 && errno != EEXIST) {
+    std::fprintf(stderr, "ecq-sim: cannot create %s: %s\n", options.out.c_str(), std::strerror(errno));
+    return 1;
+  }
+  const std::string coordinator_program = sibling_program(argv[0], "ecq-coordinator");
+  if (options.transport == "tls" && ::access(coordinator_program.c_str(), X_OK) != 0) {
+    std::fprintf(stderr, "ecq-sim: %s is missing; build it (scripts/build) or use --transport inproc\n",
+                 coordinator_program.c_str());
+    return 1;
+  }
+
   std::vector<ecq::sim::RunResult> runs;
   const auto started = std::chrono::steady_clock::now();
   std::uint64_t total_rounds = 0;
@@ -317,7 +342,17 @@ int main(int argc, char** argv) {
       result.compressor = compressors[i];
       result.seed = seed;
       ecq::sim::Progress progress(compressors[i] + " seed " + std::to_string(seed), options.rounds);
-      if (!ecq::sim::run_federation(federation, train, test, partition, &progress, &result, &error)) {
+      bool ok = false;
+      if (options.transport == "tls") {
+        ecq::sim::TlsRunOptions tls;
+        tls.coordinator_program = coordinator_program;
+        tls.work_dir = options.out + "/tls";
+        tls.threads = options.threads;
+        ok = ecq::sim::run_tls_federation(federation, tls, train, test, partition, &progress, &result, &error);
+      } else {
+        ok = ecq::sim::run_federation(federation, train, test, partition, &progress, &result, &error);
+      }
+      if (!ok) {
         std::fprintf(stderr, "ecq-sim: %s run with seed %llu failed: %s\n", compressors[i].c_str(),
                      static_cast<unsigned long long>(seed), error.c_str());
         return 1;
@@ -334,24 +369,30 @@ int main(int argc, char** argv) {
 
   std::uint64_t peak_device_bytes = 0;
   for (const ecq::sim::RunResult& run : runs) peak_device_bytes = std::max(peak_device_bytes, run.peak_device_bytes);
-  const std::uint64_t peak_rss = peak_rss_bytes();
+  const bool separate = options.transport == "tls";
+  std::uint64_t peak_rss = 0;
+  if (separate) {
+    for (const ecq::sim::RunResult& run : runs) peak_rss = std::max(peak_rss, run.peak_coordinator_rss_bytes);
+  } else {
+    peak_rss = peak_rss_bytes();
+  }
   const nlohmann::json facts = {{"devices", options.devices},
+                                {"transport", options.transport},
                                 {"rounds_per_minute", minutes > 0.0 ? static_cast<double>(total_rounds) / minutes : 0.0},
                                 {"peak_coordinator_rss_bytes", peak_rss},
-                                {"peak_coordinator_rss_scope", "whole process: coordinator and devices"},
+                                {"peak_coordinator_rss_scope", separate ? "the ecq-coordinator process alone"
+                                                                        : "whole process: coordinator and devices"},
                                 {"peak_device_bytes", peak_device_bytes},
                                 {"wall_seconds", minutes * 60.0}};
 
   std::printf("\n%s", ecq::sim::format_table(ecq::sim::summarize(runs)).c_str());
-  std::printf("\n%u devices, %.0f rounds per minute, peak RSS %.1f MB (coordinator and devices in one process), "
-              "%.1f KB of device buffers per device\n",
-              options.devices, facts["rounds_per_minute"].get<double>(), static_cast<double>(peak_rss) / 1e6,
+  std::printf("\n%u devices over %s, %.0f rounds per minute, peak RSS %.1f MB (%s), %.1f KB of device buffers "
+              "per device\n",
+              options.devices, separate ? "mutual TLS" : "in-process streams", facts["rounds_per_minute"].get<double>(),
+              static_cast<double>(peak_rss) / 1e6,
+              separate ? "coordinator process" : "coordinator and devices in one process",
               static_cast<double>(peak_device_bytes) / 1e3);
 
-  if (::mkdir(options.out.c_str(), 0755) != 0 && errno != EEXIST) {
-    std::fprintf(stderr, "ecq-sim: cannot create %s: %s\n", options.out.c_str(), std::strerror(errno));
-    return 1;
-  }
   const std::string json_path = options.json_path.empty() ? options.out + "/summary.json" : options.json_path;
   const std::string csv_path = options.csv_path.empty() ? options.out + "/metrics.csv" : options.csv_path;
   const std::string plot_path = options.plot_path.empty() ? options.out + "/accuracy.png" : options.plot_path;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <asio/bind_executor.hpp>
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
@@ -242,6 +243,7 @@ class TlsDevice : public std::enable_shared_from_this<TlsDevice> {
     lower_->socket().close(ignored);
     tls_.reset();
     lower_.reset();
+    link_.attach(nullptr);  // clears the cut for the next connection
     attached_ = false;
     read_armed_ = false;
     write_armed_ = false;
