@@ -306,7 +306,8 @@ TEST_CASE("revocation reload closes the live connection") {
   CHECK(running.on_server([&] { return running.server.reload_revocations(); }) == 1);
   CHECK(revoked.wire->wait_closed());
   CHECK(running.on_server([&] { return running.engine.counters().devices_authenticated; }) == 1);
-  CHECK(running.on_server([&] { return logs.contains("dev-3") && logs.contains("revoked"); }));
+  CHECK(running.on_server([&] { return logs.contains("device dev-3: certificate"); }));
+  CHECK(running.on_server([&] { return logs.contains("is now revoked"); }));
 
   // A new handshake with the revoked certificate fails.
   transport::TlsContext context;
@@ -349,7 +350,8 @@ TEST_CASE("plaintext mode marks ids unauthenticated") {
   CHECK(counters.devices_authenticated == 0);
   CHECK(running.on_server([&] { return running.engine.update_state("plain-7", 1, 5); }) ==
         protocol::UpdateState::kApplied);
-  CHECK(running.on_server([&] { return logs.contains("unencrypted") && logs.contains("plain-7 (unauthenticated)"); }));
+  CHECK(running.on_server([&] { return logs.contains("unencrypted"); }));
+  CHECK(running.on_server([&] { return logs.contains("plain-7 (unauthenticated)"); }));
 }
 
 // Sends one HTTP request to 127.0.0.1:port and returns the whole response.
