@@ -81,7 +81,7 @@ struct Options {
   std::string export_model;
   std::string summary;
   std::string metrics_listen = "127.0.0.1:9464";
-  std::uint32_t max_body_size = 1u << 20;
+  std::uint32_t max_body_size = 64u * 1024;
   std::uint32_t idle_timeout_ms = 60000;
   std::uint32_t handshake_timeout_ms = 10000;
   std::string log_level = "info";
@@ -109,7 +109,7 @@ void add_options(CLI::App& app, Options& o, CLI::Option** alpha, CLI::Option** b
       ->group(net);
   app.add_option("--metrics-listen", o.metrics_listen, "Prometheus GET /metrics on ADDR:PORT; empty = off")
       ->capture_default_str()->group(net);
-  app.add_option("--max-body-size", o.max_body_size, "largest frame body accepted from a device, bytes")
+  app.add_option("--max-body-size", o.max_body_size, "largest frame body accepted from a device, bytes; each connection buffers one frame of this size")
       ->capture_default_str()->check(CLI::Range(273u, 1u << 30))->group(net);
   app.add_option("--idle-timeout-ms", o.idle_timeout_ms, "close a device silent this long, milliseconds")
       ->capture_default_str()->check(CLI::Range(3u, 86400000u))->group(net);

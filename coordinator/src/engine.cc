@@ -295,7 +295,7 @@ void Engine::handle_frame(Session& session, const protocol::FrameView& frame, st
         protocol_error(session, error, true);
         return;
       }
-      log_message(LogLevel::kInfo, "device %s said goodbye (reason %u: %.*s)", session.device_id.c_str(),
+      log_message(LogLevel::kInfo, "device %s sent goodbye (reason %u: %.*s)", session.device_id.c_str(),
                   static_cast<unsigned>(goodbye.reason), static_cast<int>(goodbye.text_size),
                   goodbye.text != nullptr ? goodbye.text : "");
       const SessionId id = session.id;
@@ -360,7 +360,7 @@ void Engine::handle_hello(Session& session, const protocol::FrameView& frame) {
     }
   }
   session_of_device_[session.device_id] = session.id;
-  log_message(LogLevel::kInfo, "device %s (%s) said hello: runtime %u.%u.%u, max body %u",
+  log_message(LogLevel::kInfo, "device %s (%s) sent hello: runtime %u.%u.%u, max body %u",
               session.device_id.c_str(), session.authenticated ? "authenticated" : "unauthenticated",
               hello.runtime_version >> 16, (hello.runtime_version >> 8) & 0xFFu, hello.runtime_version & 0xFFu,
               hello.max_body_size);
@@ -376,7 +376,7 @@ void Engine::handle_status_query(Session& session, const protocol::StatusQuery& 
   if (protocol::encode_status_answer(answer, body, sizeof body, &size) == Status::kOk) {
     send_frame(session, protocol::MessageType::kStatusAnswer, body, size);
   }
-  log_message(LogLevel::kInfo, "device %s round %u update %llu: status query answered %s", session.device_id.c_str(),
+  log_message(LogLevel::kInfo, "device %s round %u update %llu: status answer sent: %s", session.device_id.c_str(),
               query.round_id, static_cast<unsigned long long>(query.update_id),
               answer.state == protocol::UpdateState::kApplied
                   ? "applied"

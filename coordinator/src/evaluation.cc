@@ -72,10 +72,10 @@ bool Evaluator::load_libsvm(const std::string& path, std::uint32_t features, std
   if (!data::read_libsvm(path, features, &dataset, error)) {
     return false;
   }
+  rows_ = dataset.count();
+  inputs_ = dataset.features;
   features_ = std::move(dataset.x);
   targets_ = std::move(dataset.y);
-  inputs_ = dataset.features;
-  rows_ = dataset.count();
   labels_.assign(rows_, -1);
   float largest = 1.0f;
   for (std::uint32_t i = 0; i < rows_; ++i) {

@@ -1,6 +1,26 @@
 #include "ecq/coordinator/in_process.h"
 
+#include <algorithm>
+
 namespace ecq::coordinator {
+
+transport::IoStatus write_queued(std::deque<std::uint8_t>* queue, transport::Stream& stream) {
+  std::uint8_t chunk[16384];
+  while (!queue->empty()) {
+    const std::size_t count = std::min(queue->size(), sizeof chunk);
+    std::copy(queue->begin(), queue->begin() + static_cast<std::ptrdiff_t>(count), chunk);
+    std::size_t done = 0;
+    const transport::IoStatus status = stream.write(chunk, count, &done);
+    if (status != transport::IoStatus::kOk) {
+      return status;
+    }
+    if (done == 0) {
+      return transport::IoStatus::kWouldBlock;
+    }
+    queue->erase(queue->begin(), queue->begin() + static_cast<std::ptrdiff_t>(done));
+  }
+  return transport::IoStatus::kOk;
+}
 
 void StreamSession::open(std::uint64_t now_ms, const std::string& authenticated_id, bool authenticated) {
   id_ = engine_.open_session(authenticated_id, authenticated, this, now_ms);
@@ -20,15 +40,8 @@ void StreamSession::close() {
 }
 
 void StreamSession::flush() {
-  std::uint8_t chunk[4096];
-  while (!queue_.empty() && !closed_) {
-    const std::size_t count = std::min(queue_.size(), sizeof chunk);
-    std::copy(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(count), chunk);
-    std::size_t done = 0;
-    if (stream_.write(chunk, count, &done) != transport::IoStatus::kOk || done == 0) {
-      break;
-    }
-    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(done));
+  if (!closed_) {
+    (void)write_queued(&queue_, stream_);
   }
   if (closing_ && queue_.empty() && !closed_) {
     closed_ = true;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <deque>
 
+#include "ecq/coordinator/in_process.h"
 #include "ecq/coordinator/metrics.h"
 #include "ecq/port/clock.h"
 #include "ecq/runtime/log.h"
@@ -17,6 +18,31 @@ namespace {
 constexpr std::size_t kMaxRequestBytes = 8192;
 // Time the io_context gets after stop() to flush goodbyes before it is stopped.
 constexpr auto kStopGrace = std::chrono::seconds(3);
+
+// Opens, binds and listens; the message names `what` and the address.
+bool open_acceptor(const Endpoint& endpoint, const char* what, asio::ip::tcp::acceptor* acceptor,
+                   std::string* error) {
+  asio::error_code code;
+  const asio::ip::tcp::endpoint where(asio::ip::make_address(endpoint.address, code), endpoint.port);
+  if (!code) {
+    acceptor->open(where.protocol(), code);
+  }
+  if (!code) {
+    acceptor->set_option(asio::ip::tcp::acceptor::reuse_address(true), code);
+  }
+  if (!code) {
+    acceptor->bind(where, code);
+  }
+  if (!code) {
+    acceptor->listen(asio::socket_base::max_listen_connections, code);
+  }
+  if (code) {
+    *error = std::string(what) + " on " + endpoint.address + ":" + std::to_string(endpoint.port) +
+             " failed: " + code.message();
+    return false;
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -110,16 +136,8 @@ struct Server::TlsPeer final : SessionOutput {
   // progress call (readable, writable or its 1 s tick), so a model larger
   // than the socket buffers can take a few ticks to reach the device.
   void flush() {
-    transport::TlsStream& stream = connection->stream();
-    std::uint8_t chunk[16384];
-    while (!queue.empty() && !closed && stream.established()) {
-      const std::size_t count = std::min(queue.size(), sizeof chunk);
-      std::copy(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(count), chunk);
-      std::size_t done = 0;
-      if (stream.write(chunk, count, &done) != transport::IoStatus::kOk || done == 0) {
-        break;
-      }
-      queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(done));
+    if (!closed && connection->stream().established()) {
+      (void)write_queued(&queue, connection->stream());
     }
     if (closing && !closed && queue.empty()) {
       closed = true;
@@ -198,23 +216,19 @@ struct Server::PlainPeer final : SessionOutput, std::enable_shared_from_this<Pla
   }
 
   void flush() {
-    std::uint8_t chunk[16384];
-    while (!queue.empty() && !finished) {
-      const std::size_t count = std::min(queue.size(), sizeof chunk);
-      std::copy(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(count), chunk);
-      std::size_t done = 0;
-      const transport::IoStatus status = stream.write(chunk, count, &done);
-      if (status == transport::IoStatus::kWouldBlock) {
-        wait_writable();
-        return;
-      }
-      if (status != transport::IoStatus::kOk) {
-        log_message(LogLevel::kWarning, "writing to %s failed: %s", remote.c_str(), stream.error_message());
-        engine.close_session(id, "write failed", port::monotonic_ms());
-        finish();
-        return;
-      }
-      queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(done));
+    if (finished) {
+      return;
+    }
+    const transport::IoStatus status = write_queued(&queue, stream);
+    if (status == transport::IoStatus::kWouldBlock) {
+      wait_writable();
+      return;
+    }
+    if (status != transport::IoStatus::kOk) {
+      log_message(LogLevel::kWarning, "writing to %s failed: %s", remote.c_str(), stream.error_message());
+      engine.close_session(id, "write failed", port::monotonic_ms());
+      finish();
+      return;
     }
     if (closing && queue.empty()) {
       finish();
@@ -264,23 +278,7 @@ class Server::MetricsResponder {
   MetricsResponder(asio::io_context& io, Engine& engine) : engine_(engine), acceptor_(io) {}
 
   bool listen(const Endpoint& endpoint, std::string* error) {
-    asio::error_code code;
-    const asio::ip::tcp::endpoint where(asio::ip::make_address(endpoint.address, code), endpoint.port);
-    if (!code) {
-      acceptor_.open(where.protocol(), code);
-    }
-    if (!code) {
-      acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), code);
-    }
-    if (!code) {
-      acceptor_.bind(where, code);
-    }
-    if (!code) {
-      acceptor_.listen(asio::socket_base::max_listen_connections, code);
-    }
-    if (code) {
-      *error = "metrics listener on " + endpoint.address + ":" + std::to_string(endpoint.port) +
-               " failed: " + code.message();
+    if (!open_acceptor(endpoint, "metrics listener", &acceptor_, error)) {
       return false;
     }
     accept_next();
@@ -361,23 +359,7 @@ bool Server::start(const ServerConfig& config, pki::CoordinatorTls* tls, pki::Co
     log_message(LogLevel::kWarning, "--insecure-plaintext: device traffic on %s:%u is unencrypted and device ids "
                                     "are unauthenticated; use this only on a trusted network or in simulations",
                 config.listen.address.c_str(), static_cast<unsigned>(config.listen.port));
-    asio::error_code code;
-    const asio::ip::tcp::endpoint where(asio::ip::make_address(config.listen.address, code), config.listen.port);
-    if (!code) {
-      plain_acceptor_.open(where.protocol(), code);
-    }
-    if (!code) {
-      plain_acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), code);
-    }
-    if (!code) {
-      plain_acceptor_.bind(where, code);
-    }
-    if (!code) {
-      plain_acceptor_.listen(asio::socket_base::max_listen_connections, code);
-    }
-    if (code) {
-      *error = "listening on " + config.listen.address + ":" + std::to_string(config.listen.port) +
-               " failed: " + code.message();
+    if (!open_acceptor(config.listen, "plaintext listener", &plain_acceptor_, error)) {
       return false;
     }
     accept_plain();

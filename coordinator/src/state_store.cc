@@ -51,7 +51,11 @@ void encode_records(const std::map<std::string, DeviceRecord>& records, ByteWrit
     writer->text(device_id);
     writer->u32(record.round_id);
     writer->u64(record.update_id);
-    writer->u8(static_cast<std::uint8_t>(record.state));
+    // A pending update's round was not applied before this snapshot, and it
+    // is not applied after a restart either.
+    const protocol::UpdateState state =
+        record.state == protocol::UpdateState::kPending ? protocol::UpdateState::kNotApplied : record.state;
+    writer->u8(static_cast<std::uint8_t>(state));
   }
 }
 

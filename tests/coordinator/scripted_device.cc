@@ -193,13 +193,13 @@ protocol::RoundOffer ScriptedDevice::take_offer(std::uint64_t now_ms, std::vecto
 
 protocol::Verdict ScriptedDevice::take_verdict(std::uint64_t now_ms, std::string* text) {
   const std::vector<Received> frames = drain(now_ms);
-  static std::vector<std::uint8_t> kept;  // the verdict text points into it
+  static std::vector<std::uint8_t> verdict_body;  // the verdict text points into it
   protocol::Verdict verdict;
   int verdicts = 0;
   for (const Received& frame : frames) {
     if (frame.type == protocol::MessageType::kVerdict) {
-      kept = frame.body;
-      REQUIRE(protocol::decode_verdict(kept.data(), kept.size(), &verdict) == Status::kOk);
+      verdict_body = frame.body;
+      REQUIRE(protocol::decode_verdict(verdict_body.data(), verdict_body.size(), &verdict) == Status::kOk);
       ++verdicts;
     }
   }

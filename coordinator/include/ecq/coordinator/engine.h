@@ -71,7 +71,9 @@ struct EngineConfig {
   std::uint32_t eval_every = 0;
   Evaluator* evaluator = nullptr;  ///< not owned; may be null
   std::string export_path;         ///< model file written at each evaluation and at shutdown; empty = none
-  std::uint32_t max_body_size = 1u << 20;  ///< the coordinator's maximum frame body, bytes
+  /// The coordinator's maximum frame body, bytes. Every session keeps a frame
+  /// buffer of this size plus 16 bytes, so it bounds the memory per connection.
+  std::uint32_t max_body_size = 64u * 1024;
   std::uint32_t idle_timeout_ms = 60000;   ///< sessions silent longer than this are closed
 };
 

@@ -15,6 +15,11 @@
 
 namespace ecq::coordinator {
 
+/// Writes as much of `queue` to `stream` as it takes now and removes what
+/// was written. Returns kOk when the queue is empty, else the status that
+/// stopped the writing (kWouldBlock, kClosed or kError).
+transport::IoStatus write_queued(std::deque<std::uint8_t>* queue, transport::Stream& stream);
+
 class StreamSession final : public SessionOutput {
  public:
   /// `engine` and `stream` must outlive the session.
