@@ -16,8 +16,10 @@ DeviceConfig make_device_config(const FederationOptions& options, std::uint32_t 
   config.min_bucket_size = std::min<std::uint32_t>(64, options.compressor.quantizer.bucket_size);
   // Simulated devices keep their error buffer in memory only.
   config.storage_prefix[0] = '\0';
-  config.backoff_min_ms = 250;
-  config.backoff_max_ms = 4000;
+  // A dropped device comes back quickly, so a round that needs it does not
+  // wait long; real devices back off further (docs/device.md).
+  config.backoff_min_ms = 20;
+  config.backoff_max_ms = 1000;
   config.jitter_seed = options.seed * 7919u + index;
   return config;
 }

@@ -510,6 +510,7 @@ bool run_tls_federation(const FederationOptions& options, const TlsRunOptions& t
     std::vector<std::uint64_t> resolved_before(plan.participants.size());
     std::vector<std::uint64_t> applied_before(plan.participants.size());
     std::vector<std::uint64_t> internal_before(plan.participants.size());
+    std::vector<std::uint64_t> device_drops_before(plan.participants.size());
     std::uint64_t drops_before = 0;
     for (const auto& device : fleet) drops_before += device->drops.load();
     for (std::size_t i = 0; i < plan.participants.size(); ++i) {
@@ -517,17 +518,31 @@ bool run_tls_federation(const FederationOptions& options, const TlsRunOptions& t
       resolved_before[i] = device.resolved.load();
       applied_before[i] = device.applied.load();
       internal_before[i] = device.internal_rejects.load();
+      device_drops_before[i] = device.drops.load();
       device.begin_round(plan.drops[i]);
     }
 
     const auto give_up = Clock::now() + std::chrono::milliseconds(kRoundDeadlineMs + kSelectionWaitMs + 10000);
     while (true) {
-      bool open = false;
-      for (std::size_t i = 0; i < plan.participants.size() && !open; ++i) {
+      // A participant is done when its verdict arrived. One that dropped
+      // mid-upload learns its update's fate after a reconnect backoff, which
+      // the next round need not wait for, unless every participant dropped:
+      // then their status answers tell that the round is over.
+      bool waiting = false;
+      bool any_verdict = false;
+      bool dropped_waiting = false;
+      for (std::size_t i = 0; i < plan.participants.size(); ++i) {
         const TlsDevice& device = *fleet[plan.participants[i]];
-        open = device.resolved.load() == resolved_before[i] || device.pending.load();
+        const bool resolved = device.resolved.load() != resolved_before[i] && !device.pending.load();
+        const bool dropped_now = device.drops.load() != device_drops_before[i];
+        any_verdict |= resolved;
+        if (!resolved && dropped_now) {
+          dropped_waiting = true;
+        } else if (!resolved) {
+          waiting = true;
+        }
       }
-      if (!open) break;
+      if (!waiting && (!dropped_waiting || any_verdict)) break;
       if (!coordinator.running()) {
         *error = "ecq-coordinator exited during round " + std::to_string(round) + " (see " + log_path + ")";
         ok = false;

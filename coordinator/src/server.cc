@@ -132,12 +132,12 @@ struct Server::TlsPeer final : SessionOutput {
     flush();
   }
 
-  // NOTE: bytes TLS does not take at once wait for the connection's next
-  // progress call (readable, writable or its 1 s tick), so a model larger
-  // than the socket buffers can take a few ticks to reach the device.
+  // Bytes TLS does not take at once wait until the socket is writable again,
+  // also when another connection's event produced them.
   void flush() {
     if (!closed && connection->stream().established()) {
       (void)write_queued(&queue, connection->stream());
+      connection->flush_later();
     }
     if (closing && !closed && queue.empty()) {
       closed = true;

@@ -134,6 +134,12 @@ void AsioTlsConnection::discard_until_closed() {
   });
 }
 
+void AsioTlsConnection::flush_later() {
+  if (!finished() && tls_.wants_write()) {
+    wait_writable();
+  }
+}
+
 void AsioTlsConnection::close() {
   tls_.close();
   linger();

@@ -35,6 +35,12 @@ class AsioTlsConnection : public std::enable_shared_from_this<AsioTlsConnection>
   /// Closes the session (close_notify, then the socket's sending side).
   void close();
 
+  /// Waits for the socket to become writable when TLS holds bytes it could
+  /// not send yet, then runs the handler. Call it after writing to stream()
+  /// outside the handler, e.g. when another connection's event produced the
+  /// bytes; the handler's own writes are covered already.
+  void flush_later();
+
   TlsStream& stream() { return tls_; }
   /// The peer's address, for logs.
   const std::string& remote() const { return remote_; }
