@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/resource.h>
+#include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -308,15 +310,22 @@ class CoordinatorProcess {
   }
 
   /// Stops the coordinator with SIGTERM and returns its peak resident set in
-  /// bytes (0 when unknown).
+  /// bytes until then (0 when unknown). The peak is the kernel's VmHWM of
+  /// the process: wait4()'s ru_maxrss would also count this process's pages,
+  /// which the child shares between posix_spawn() and exec.
   std::uint64_t stop() {
     if (pid_ <= 0) return 0;
+    std::uint64_t peak = 0;
+    std::ifstream status_file("/proc/" + std::to_string(pid_) + "/status");
+    std::string line;
+    while (std::getline(status_file, line)) {
+      if (line.rfind("VmHWM:", 0) == 0) peak = std::strtoull(line.c_str() + 6, nullptr, 10) * 1024u;  // kB
+    }
     ::kill(pid_, SIGTERM);
     int status = 0;
-    rusage usage{};
-    ::wait4(pid_, &status, 0, &usage);
+    ::waitpid(pid_, &status, 0);
     pid_ = 0;
-    return static_cast<std::uint64_t>(usage.ru_maxrss) * 1024u;  // Linux reports KiB
+    return peak;
   }
 
  private:
@@ -363,7 +372,7 @@ std::vector<std::string> coordinator_arguments(const FederationOptions& options,
       compressor.quantizer.norm == NormKind::kL2 ? "l2" : "linf", "--encoder",
       compressor.encoder == EncoderChoice::kAuto ? "auto"
                                                  : (compressor.encoder == EncoderChoice::kFixedWidth ? "fixed" : "entropy"),
-      "--no-durability", "--eval-every", std::to_string(eval_every), "--export-model", dir + "/model.ecqm",
+      "--metrics-listen", "", "--no-durability", "--eval-every", std::to_string(eval_every), "--export-model", dir + "/model.ecqm",
       "--max-body-size", std::to_string(options.device_body_size), "--idle-timeout-ms", "120000", "--log-level",
       "warning"};
   if (!compressor.use_default_compensation) {
