@@ -346,6 +346,7 @@ bool write_summary(const std::string& path, const ecq::coordinator::Engine& engi
   nlohmann::json summary = {{"rounds_applied", c.rounds_applied},
                             {"rounds_discarded", c.rounds_discarded},
                             {"updates_applied", c.updates_applied},
+                            {"updates_clipped", c.updates_clipped},
                             {"updates_rejected", rejected},
                             {"model_version", engine.model_version()},
                             {"model_crc32c", engine.model_crc()}};

@@ -146,10 +146,10 @@ bool Engine::init(const EngineConfig& config, std::uint64_t now_ms, std::string*
       reserved_round_limit_ = report.reserved_round_limit;
       log_message(LogLevel::kInfo,
                   "resumed from %s: snapshot at model version %llu, %zu logged rounds replayed, model version %llu, "
-                  "next round id %u%s",
+                  "model crc32c %08x, next round id %u%s",
                   config.state_dir.c_str(), static_cast<unsigned long long>(report.snapshot_version),
-                  report.replayed_rounds, static_cast<unsigned long long>(state_.model_version), next_round_id_,
-                  report.dropped_torn_record ? ", torn last record dropped" : "");
+                  report.replayed_rounds, static_cast<unsigned long long>(state_.model_version), model_crc(),
+                  next_round_id_, report.dropped_torn_record ? ", torn last record dropped" : "");
     }
   } else {
     log_message(LogLevel::kWarning, "durability is off: applied rounds are not written to disk and a restart "

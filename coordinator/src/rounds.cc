@@ -427,8 +427,8 @@ bool Engine::apply_round(std::string* error) {
 void Engine::finish_round(std::uint64_t now_ms) {
   const std::unique_ptr<Round> round = std::move(round_);
   ++counters_.rounds_applied;
-  log_message(LogLevel::kInfo, "round %u closed: %zu updates applied, model version %llu", round->id,
-              round->updates.size(), static_cast<unsigned long long>(state_.model_version));
+  log_message(LogLevel::kInfo, "round %u closed: %zu updates applied, model version %llu, model crc32c %08x",
+              round->id, round->updates.size(), static_cast<unsigned long long>(state_.model_version), model_crc());
   for (const AcceptedUpdate& update : round->updates) {
     records_[update.device_id] = DeviceRecord{round->id, update.update_id, protocol::UpdateState::kApplied};
     send_verdict(update.device_id, round->id, update.update_id, protocol::VerdictReason::kNone, "");

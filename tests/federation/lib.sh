@@ -1,6 +1,7 @@
 # Helpers for the federation tests: a scratch directory, throwaway
 # credentials, and coordinator and device processes on 127.0.0.1 that are
-# killed when the test exits. Source it after setting BIN to build/bin.
+# killed when the test exits. Source it after setting BIN to build/bin. The
+# scratch directory is removed after a passing test unless ECQ_KEEP_WORK is set.
 set -euo pipefail
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ecq-federation.XXXXXX")
@@ -10,8 +11,8 @@ cleanup() {
   local status=$?
   for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  if [[ $status -ne 0 ]]; then
-    echo "--- logs of the failed test (kept in $WORK) ---" >&2
+  if [[ $status -ne 0 || -n ${ECQ_KEEP_WORK:-} ]]; then
+    echo "--- logs of the test (kept in $WORK) ---" >&2
     for log in "$WORK"/*.log; do
       [[ -f $log ]] || continue
       echo "=== $log (last 40 lines)" >&2
@@ -60,13 +61,15 @@ wait_for_line() {
   fail "no line matching '$pattern' in $file within $seconds s"
 }
 
-# start_coordinator NAME ARGS...: starts ecq-coordinator on an ephemeral port
+# start_coordinator NAME ARGS...: starts ecq-coordinator on $LISTEN (default an
+# ephemeral port on 127.0.0.1)
 # with its log in $WORK/NAME.log; sets COORDINATOR_PID and COORDINATOR_PORT.
 start_coordinator() {
   local name=$1
   shift
   rm -f "$WORK/$name.port"
-  "$BIN/ecq-coordinator" --listen 127.0.0.1:0 --port-file "$WORK/$name.port" "$@" >"$WORK/$name.log" 2>&1 &
+  "$BIN/ecq-coordinator" --listen "${LISTEN:-127.0.0.1:0}" --port-file "$WORK/$name.port" --metrics-listen "" "$@" \
+    >"$WORK/$name.log" 2>&1 &
   COORDINATOR_PID=$!
   PIDS+=("$COORDINATOR_PID")
   wait_for_file "$WORK/$name.port" 30
