@@ -76,6 +76,7 @@ class Federation {
   // Connections a device left whose coordinator side still has bytes to read.
   std::vector<std::unique_ptr<Connection>> draining_;
   TestEvaluator evaluator_;
+  double initial_loss_ = 0.0;
   std::uint64_t now_ = kStartMs;
   std::uint64_t dropped_ = 0;
 };
@@ -126,7 +127,8 @@ bool Federation::setup_devices(std::string* error) {
 }
 
 bool Federation::setup(std::string* error) {
-  return setup_engine(error) && setup_devices(error) && evaluator_.init(options_.shape, test_, error);
+  return setup_engine(error) && setup_devices(error) && evaluator_.init(options_.shape, test_, error) &&
+         evaluator_.initial_loss(options_.seed, &initial_loss_, error);
 }
 
 void Federation::connect(SimDevice& device) {
@@ -262,6 +264,11 @@ bool Federation::run(Progress* progress, RunResult* result, std::string* error) 
       evaluation.uplink_bytes = uplink;
       evaluation.downlink_bytes = downlink;
       if (!evaluator_.evaluate(engine_.model(), &evaluation, error)) return false;
+      if (TestEvaluator::diverged(evaluation, initial_loss_, options_.divergence_loss_factor)) {
+        result->diverged = true;
+        result->diverged_at_round = round;
+        break;
+      }
       result->evaluations.push_back(evaluation);
       last_accuracy = evaluation.accuracy;
     }

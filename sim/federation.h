@@ -34,6 +34,9 @@ struct FederationOptions {
   float momentum = 0.0f;
   protocol::CompressorOffer compressor;
   std::uint32_t device_body_size = 16 * 1024;  ///< largest frame body either side sends, bytes
+  /// A run has diverged when its model turns NaN or Inf, or when its test
+  /// loss exceeds this many times the loss of the initial model.
+  double divergence_loss_factor = 100.0;
 };
 
 /// How a TLS federation runs: the coordinator in a process of its own, the

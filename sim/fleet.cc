@@ -84,6 +84,19 @@ bool TestEvaluator::evaluate(const std::vector<float>& parameters, EvaluationRec
   return true;
 }
 
+bool TestEvaluator::initial_loss(std::uint64_t seed, double* loss, std::string* error) {
+  std::vector<float> parameters(model_.size());
+  model_.initialize(Span<float>(parameters.data(), parameters.size()), seed);
+  EvaluationRecord record;
+  if (!evaluate(parameters, &record, error)) return false;
+  *loss = record.loss;
+  return true;
+}
+
+bool TestEvaluator::diverged(const EvaluationRecord& record, double initial_loss, double factor) {
+  return !std::isfinite(record.loss) || record.loss > factor * initial_loss;
+}
+
 bool all_finite(const std::vector<float>& values) {
   return std::all_of(values.begin(), values.end(), [](float value) { return std::isfinite(value); });
 }

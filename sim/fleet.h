@@ -51,6 +51,14 @@ class TestEvaluator {
   /// non-finite loss.
   bool evaluate(const std::vector<float>& parameters, EvaluationRecord* record, std::string* error);
 
+  /// Returns the test loss of the model the coordinator starts from
+  /// (Model::initialize with `seed`), the reference of the divergence rule.
+  bool initial_loss(std::uint64_t seed, double* loss, std::string* error);
+
+  /// True when `record` shows a diverged run under FederationOptions'
+  /// divergence rule (the model's NaN or Inf is checked apart).
+  static bool diverged(const EvaluationRecord& record, double initial_loss, double factor);
+
  private:
   Model model_;
   std::vector<std::uint8_t> arena_;

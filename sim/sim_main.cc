@@ -53,6 +53,7 @@ struct Options {
   std::string encoder = "auto";
   float alpha = -1.0f;
   float beta = -1.0f;
+  double divergence_loss_factor = 100.0;
   std::uint32_t seeds = 1;
   std::uint64_t seed = 1;
   std::string out = "results/sim";
@@ -199,11 +200,15 @@ nlohmann::json settings_json(const Options& options) {
           {"encoder", options.encoder},
           {"alpha", options.alpha < 0.0f ? nlohmann::json("default") : nlohmann::json(options.alpha)},
           {"beta", options.beta < 0.0f ? nlohmann::json("default") : nlohmann::json(options.beta)},
+          {"divergence_loss_factor", options.divergence_loss_factor},
           {"seeds", options.seeds},
           {"first_seed", options.seed}};
 }
 
 void add_options(CLI::App& app, Options& options) {
+  // A later occurrence of an option overrides an earlier one, so wrapper
+  // scripts can pass defaults and let their callers override them.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--devices", options.devices, "number of simulated devices")->check(CLI::Range(1u, 1000000u));
   app.add_option("--transport", options.transport,
                  "tls: ecq-coordinator in its own process and the devices here, over mutual TLS on 127.0.0.1; "
@@ -241,6 +246,10 @@ void add_options(CLI::App& app, Options& options) {
   app.add_option("--encoder", options.encoder, "payload encoding: auto, fixed or entropy");
   app.add_option("--alpha", options.alpha, "ecq compensation alpha (with --beta; default: the default rule)");
   app.add_option("--beta", options.beta, "ecq error decay beta (with --alpha)");
+  app.add_option("--divergence-loss-factor", options.divergence_loss_factor,
+                 "a run has diverged when its test loss exceeds this many times the initial model's loss "
+                 "(or its model turns NaN or Inf); it then stops and is reported as diverged")
+      ->check(CLI::Range(1.0, 1e300));
   app.add_option("--seeds", options.seeds, "repeat every run over this many seeds")->check(CLI::Range(1u, 1000u));
   app.add_option("--seed", options.seed, "first seed; runs use seed, seed + 1, ...");
   app.add_option("--out", options.out, "directory for summary.json, metrics.csv and accuracy.png");
@@ -337,6 +346,7 @@ int main(int argc, char** argv) {
       federation.server_learning_rate = options.server_learning_rate;
       federation.momentum = options.momentum;
       federation.compressor = offers[i];
+      federation.divergence_loss_factor = options.divergence_loss_factor;
 
       ecq::sim::RunResult result;
       result.compressor = compressors[i];
@@ -358,8 +368,11 @@ int main(int argc, char** argv) {
         return 1;
       }
       if (result.diverged) {
-        std::fprintf(stderr, "ecq-sim: %s diverged at round %u (seed %llu): the model turned NaN or Inf\n",
-                     compressors[i].c_str(), result.diverged_at_round, static_cast<unsigned long long>(seed));
+        std::fprintf(stderr,
+                     "ecq-sim: %s diverged at round %u (seed %llu): its model turned NaN or Inf or its test loss "
+                     "exceeded %g times the initial loss\n",
+                     compressors[i].c_str(), result.diverged_at_round, static_cast<unsigned long long>(seed),
+                     options.divergence_loss_factor);
       }
       total_rounds += result.rounds.size();
       runs.push_back(std::move(result));

@@ -448,7 +448,10 @@ bool run_tls_federation(const FederationOptions& options, const TlsRunOptions& t
   if (!write_credentials(tls.work_dir, devices, &ca_pem, &credentials, error)) return false;
 
   TestEvaluator evaluator;
-  if (!evaluator.init(options.shape, test, error)) return false;
+  double initial_loss = 0.0;
+  if (!evaluator.init(options.shape, test, error) || !evaluator.initial_loss(options.seed, &initial_loss, error)) {
+    return false;
+  }
   const std::size_t arena_bytes = device_arena_bytes(options, error);
   if (arena_bytes == 0) return false;
 
@@ -614,7 +617,8 @@ bool run_tls_federation(const FederationOptions& options, const TlsRunOptions& t
         ok = false;
         break;
       }
-      if (!all_finite(model.parameters)) {
+      if (!all_finite(model.parameters) ||
+          TestEvaluator::diverged(evaluation, initial_loss, options.divergence_loss_factor)) {
         result->diverged = true;
         result->diverged_at_round = round;
         break;

@@ -347,6 +347,7 @@ bool write_summary(const std::string& path, const ecq::coordinator::Engine& engi
                             {"rounds_discarded", c.rounds_discarded},
                             {"updates_applied", c.updates_applied},
                             {"updates_clipped", c.updates_clipped},
+                            {"rounds_non_finite", c.rounds_non_finite},
                             {"updates_rejected", rejected},
                             {"model_version", engine.model_version()},
                             {"model_crc32c", engine.model_crc()}};

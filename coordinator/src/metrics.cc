@@ -41,6 +41,8 @@ std::string render_metrics(const Counters& c, std::uint64_t model_version, std::
   add(&out, "ecq_updates_applied_total", "counter", "Updates aggregated into the model.", double(c.updates_applied));
   add(&out, "ecq_updates_clipped_total", "counter", "Updates scaled down to the norm bound.",
       double(c.updates_clipped));
+  add(&out, "ecq_rounds_non_finite_total", "counter",
+      "Rounds discarded because the aggregated model would contain NaN or Inf.", double(c.rounds_non_finite));
   for (std::size_t reason = 1; reason < c.updates_rejected.size(); ++reason) {
     const std::string labels =
         std::string("{reason=\"") + verdict_reason_name(static_cast<protocol::VerdictReason>(reason)) + "\"}";

@@ -2,6 +2,7 @@
 // and durability.
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "ecq/coordinator/engine.h"
@@ -382,7 +383,19 @@ void Engine::close_round(std::uint64_t now_ms) {
     return;
   }
   std::string error;
-  if (!apply_round(&error)) {
+  bool non_finite = false;
+  if (!apply_round(&error, &non_finite) && non_finite) {
+    // The updates are valid one by one, but their sum has left the float
+    // range: the training diverges. The model stays as it was.
+    ++counters_.rounds_non_finite;
+    log_message(LogLevel::kError, "round %u: the aggregated model would contain NaN or Inf; discarding the round",
+                round_->id);
+    discard_round("the aggregated model would contain NaN or Inf (training diverges); the round is discarded", now_ms,
+                  protocol::VerdictReason::kInternal);
+    maybe_start_round(now_ms);
+    return;
+  }
+  if (!error.empty()) {
     fail("applying round " + std::to_string(round_->id) + " failed: " + error);
     for (const AcceptedUpdate& update : round_->updates) {
       records_[update.device_id] = DeviceRecord{round_->id, update.update_id, protocol::UpdateState::kNotApplied};
@@ -395,10 +408,16 @@ void Engine::close_round(std::uint64_t now_ms) {
   finish_round(now_ms);
 }
 
-bool Engine::apply_round(std::string* error) {
+bool Engine::apply_round(std::string* error, bool* non_finite) {
   ModelState next = state_;
   if (!aggregator_.apply(round_->updates, config_.aggregation.server_learning_rate, config_.aggregation.momentum,
                          &next, error)) {
+    return false;
+  }
+  const auto finite = [](float value) { return std::isfinite(value); };
+  if (!std::all_of(next.model.begin(), next.model.end(), finite) ||
+      !std::all_of(next.velocity.begin(), next.velocity.end(), finite)) {
+    *non_finite = true;
     return false;
   }
   next.last_round_id = round_->id;
@@ -445,13 +464,13 @@ void Engine::finish_round(std::uint64_t now_ms) {
   maybe_start_round(now_ms);
 }
 
-void Engine::discard_round(const char* why, std::uint64_t now_ms) {
+void Engine::discard_round(const char* why, std::uint64_t now_ms, protocol::VerdictReason reason) {
   const std::unique_ptr<Round> round = std::move(round_);
   ++counters_.rounds_discarded;
   log_message(LogLevel::kInfo, "round %u discarded: %s", round->id, why);
   for (const AcceptedUpdate& update : round->updates) {
     records_[update.device_id] = DeviceRecord{round->id, update.update_id, protocol::UpdateState::kNotApplied};
-    send_verdict(update.device_id, round->id, update.update_id, protocol::VerdictReason::kRoundClosed, why);
+    send_verdict(update.device_id, round->id, update.update_id, reason, why);
   }
   idle_since_ms_ = now_ms;
 }

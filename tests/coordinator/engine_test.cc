@@ -129,6 +129,27 @@ TEST_CASE("full round applies every update") {
   CHECK(fixture.engine.counters().devices_unauthenticated == 3);
 }
 
+TEST_CASE("round whose model would overflow is discarded") {
+  EngineConfig config = small_config(kInputs, 2);
+  config.aggregation.server_learning_rate = 4.0f;  // 4 x 3e38 is above the float range
+  Fixture fixture(config);
+  auto devices = join(fixture.engine, 2, 10);
+  for (int i = 0; i < 2; ++i) {
+    (void)devices[i]->take_offer(10);
+    devices[i]->upload(20, 1, 300 + i, 10, fp32_payload(std::vector<float>(kDimension, 3e38f)));
+  }
+  for (int i = 0; i < 2; ++i) {
+    const protocol::Verdict verdict = devices[i]->take_verdict(20);
+    CHECK_FALSE(verdict.applied);
+    CHECK(verdict.reason == VerdictReason::kInternal);
+  }
+  CHECK(fixture.engine.model() == std::vector<float>(kDimension, 0.0f));
+  CHECK(fixture.engine.model_version() == 0);
+  CHECK(fixture.engine.counters().rounds_non_finite == 1);
+  CHECK(fixture.engine.counters().rounds_discarded == 1);
+  CHECK_FALSE(fixture.engine.failed());
+}
+
 TEST_CASE("aggregation with weight cap, momentum and clipping") {
   EngineConfig config = small_config(kInputs, 3);
   config.aggregation.weight_cap = 20;

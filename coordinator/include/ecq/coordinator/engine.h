@@ -91,6 +91,8 @@ struct Counters {
   std::uint64_t model_bytes_out = 0;          ///< frame bytes of model chunks
   std::uint64_t updates_applied = 0;
   std::uint64_t updates_clipped = 0;
+  /// Rounds discarded because the aggregated model would contain NaN or Inf.
+  std::uint64_t rounds_non_finite = 0;
   /// Updates not applied, indexed by protocol::VerdictReason (index 0 unused).
   std::array<std::uint64_t, 8> updates_rejected{};
   std::uint64_t sessions_closed_protocol_error = 0;
@@ -185,10 +187,13 @@ class Engine {
   void offer_round(Session& session, std::uint64_t now_ms);
   void check_round_complete(std::uint64_t now_ms);
   void close_round(std::uint64_t now_ms);
-  bool apply_round(std::string* error);
+  // Returns false with *error set on a storage failure, or with *non_finite
+  // set when the new model would contain NaN or Inf (nothing changes then).
+  bool apply_round(std::string* error, bool* non_finite);
   void finish_round(std::uint64_t now_ms);
   SelectedDevice* selected_entry(const std::string& device_id);
-  void discard_round(const char* why, std::uint64_t now_ms);
+  void discard_round(const char* why, std::uint64_t now_ms,
+                     protocol::VerdictReason reason = protocol::VerdictReason::kRoundClosed);
   void evaluate_and_export();
   bool reserve_round_id(std::uint32_t round_id, std::string* error);
   void fail(const std::string& message);
