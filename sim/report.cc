@@ -58,6 +58,16 @@ std::string gnuplot_quote(const std::string& text) {
   return quoted + "'";
 }
 
+// A fixed color per compressor, so plots of different runs read alike.
+std::string curve_color(const std::string& compressor, std::size_t index) {
+  if (compressor == "fp32") return "#404040";
+  if (compressor == "qsgd") return "#e69f00";
+  if (compressor == "ef") return "#d55e00";
+  if (compressor == "ecq") return "#0072b2";
+  static const char* const kOthers[] = {"#009e73", "#cc79a7", "#56b4e9", "#f0e442"};
+  return kOthers[index % 4];
+}
+
 }  // namespace
 
 double final_accuracy(const RunResult& run) {
@@ -287,8 +297,8 @@ bool write_accuracy_plot(const std::string& path, const std::vector<RunResult>& 
   script << "plot ";
   for (std::size_t i = 0; i < names.size(); ++i) {
     if (i > 0) script << ", \\\n     ";
-    script << gnuplot_quote(data_path) << " index " << i << " using 1:2 with linespoints pointsize 0.5 title "
-           << gnuplot_quote(names[i]);
+    script << gnuplot_quote(data_path) << " index " << i << " using 1:2 with linespoints pointsize 0.5 linewidth 1.5"
+           << " linecolor rgb " << gnuplot_quote(curve_color(names[i], i)) << " title " << gnuplot_quote(names[i]);
   }
   script << "\n";
   script.close();
