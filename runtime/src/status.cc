@@ -49,6 +49,17 @@ void append(char* buffer, std::size_t capacity, std::size_t* used, const char* f
 
 unsigned long long as_integer(double value) { return static_cast<unsigned long long>(value); }
 
+// Formats a found or limit value of a wire-protocol error.
+void format_wire_value(Status status, double value, char* out, std::size_t capacity) {
+  if (status == Status::kChecksumMismatch || status == Status::kBadMagic) {
+    std::snprintf(out, capacity, "0x%08llX", as_integer(value));
+  } else if (value >= 0.0 && value < 9.0e15 && value == static_cast<double>(as_integer(value))) {
+    std::snprintf(out, capacity, "%llu", as_integer(value));
+  } else {
+    std::snprintf(out, capacity, "%.9g", value);
+  }
+}
+
 }  // namespace
 
 std::size_t describe_error(const ErrorInfo& error, char* buffer, std::size_t capacity) {
@@ -60,10 +71,18 @@ std::size_t describe_error(const ErrorInfo& error, char* buffer, std::size_t cap
   const char* subject = error.subject;
   if (error.context != nullptr && error.status != Status::kOk) {
     // Wire-protocol errors: the subject already names the field and its rule.
-    append(buffer, capacity, &used, "invalid %s (%s): %s; found %.9g at byte %llu", error.context,
-           status_name(error.status), subject != nullptr ? subject : "malformed input", error.found, position);
+    // Checksums and magic numbers read best in hex, counts as integers.
+    char found[32];
+    char limit[32];
+    format_wire_value(error.status, error.found, found, sizeof found);
+    format_wire_value(error.status, error.limit, limit, sizeof limit);
+    append(buffer, capacity, &used, "invalid %s (%s): %s; found %s at byte %llu", error.context,
+           status_name(error.status), subject != nullptr ? subject : "malformed input", found, position);
     if (error.limit != 0.0) {
-      append(buffer, capacity, &used, ", limit %.9g", error.limit);
+      append(buffer, capacity, &used, ", %s %s",
+             error.status == Status::kChecksumMismatch ? "computed"
+                                                       : (error.status == Status::kBadMagic ? "expected" : "limit"),
+             limit);
     }
     append(buffer, capacity, &used, "; the peer sent data this build cannot accept, so close the connection");
     return used;

@@ -328,5 +328,40 @@ TEST_CASE("frame error description") {
                                    0) == 0);
 }
 
+TEST_CASE("frame checksum error in hex") {
+  std::vector<std::uint8_t> frame = make_frame(1, counting_body(4));
+  frame[12] ^= 0x01;  // body byte 0; the stored CRC no longer matches
+  std::vector<std::uint8_t> buffer(256);
+  FrameReader reader;
+  REQUIRE(reader.init(Span<std::uint8_t>(buffer.data(), buffer.size()), 100) == Status::kOk);
+  std::size_t consumed = 0;
+  (void)reader.feed(frame.data(), frame.size(), &consumed);
+  FrameView view;
+  REQUIRE(reader.next(&view) == Status::kChecksumMismatch);
+  char message[300];
+  describe_error(reader.last_error(), message, sizeof message);
+  const std::string text(message);
+  INFO(text);
+  CHECK(text.find("found 0x") != std::string::npos);
+  CHECK(text.find(", computed 0x") != std::string::npos);
+  CHECK(text.find("e+") == std::string::npos);
+}
+
+TEST_CASE("oversized frame error as integer") {
+  const std::uint8_t header[12] = {'E', 'C', 'Q', 'F', 1, 1, 0, 0, 0xF0, 0xFF, 0xFF, 0x7F};
+  std::vector<std::uint8_t> buffer(256);
+  FrameReader reader;
+  REQUIRE(reader.init(Span<std::uint8_t>(buffer.data(), buffer.size()), 100) == Status::kOk);
+  std::size_t consumed = 0;
+  (void)reader.feed(header, sizeof header, &consumed);
+  FrameView view;
+  REQUIRE(reader.next(&view) == Status::kOversizedPayload);
+  char message[300];
+  describe_error(reader.last_error(), message, sizeof message);
+  const std::string text(message);
+  INFO(text);
+  CHECK(text.find("found 2147483632 at byte 8, limit 100") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace ecq::protocol
