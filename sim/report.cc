@@ -110,8 +110,10 @@ std::vector<CompressorSummary> summarize(const std::vector<RunResult>& runs) {
             summary.final_accuracy_min < 0.0 ? accuracy : std::min(summary.final_accuracy_min, accuracy);
         summary.final_accuracy_max = std::max(summary.final_accuracy_max, accuracy);
       }
+      // A diverged run stopped early, so its bytes cover fewer rounds than
+      // the baseline's and a ratio would flatter it.
       const RunResult* baseline = find_run(runs, "fp32", run.seed);
-      if (baseline != nullptr && run.uplink_bytes > 0) {
+      if (baseline != nullptr && !baseline->diverged && !run.diverged && run.uplink_bytes > 0) {
         ratio_sum += static_cast<double>(baseline->uplink_bytes) / static_cast<double>(run.uplink_bytes);
         ++ratio_count;
       }

@@ -10,7 +10,8 @@
 //                      frame headers and checksums included, TLS records not
 //   downlink_bytes     the same for model frames
 //   compression_ratio  the fp32 run's uplink_bytes over this run's, same seed
-//                      and schedule; absent when fp32 was not run
+//                      and schedule; absent when fp32 was not run or either
+//                      run diverged
 
 #include <cstdint>
 #include <nlohmann/json.hpp>

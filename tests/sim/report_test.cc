@@ -86,7 +86,7 @@ TEST_CASE("summary json marks divergence without NaN") {
   CHECK(ef["diverged"] == true);
   CHECK(ef["diverged_at_round"] == 17);
   CHECK(ef["final_accuracy"].is_null());
-  CHECK(ef["compression_ratio"].get<double>() == doctest::Approx(64.0));
+  CHECK(ef["compression_ratio"].is_null());
   CHECK(json.dump().find("NaN") == std::string::npos);
   CHECK(json.dump().find("nan") == std::string::npos);
   CHECK(json["runs"].size() == 2);
