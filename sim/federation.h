@@ -37,6 +37,9 @@ struct FederationOptions {
   /// A run has diverged when its model turns NaN or Inf, or when its test
   /// loss exceeds this many times the loss of the initial model.
   double divergence_loss_factor = 100.0;
+  /// DeviceConfig::round_decay of every device: extra error-buffer decay per
+  /// global round a device missed; 1 = off.
+  float round_decay = 1.0f;
 };
 
 /// How a TLS federation runs: the coordinator in a process of its own, the

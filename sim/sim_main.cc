@@ -54,6 +54,7 @@ struct Options {
   float alpha = -1.0f;
   float beta = -1.0f;
   double divergence_loss_factor = 100.0;
+  float round_decay = 1.0f;
   std::uint32_t seeds = 1;
   std::uint64_t seed = 1;
   std::string out = "results/sim";
@@ -201,6 +202,7 @@ nlohmann::json settings_json(const Options& options) {
           {"alpha", options.alpha < 0.0f ? nlohmann::json("default") : nlohmann::json(options.alpha)},
           {"beta", options.beta < 0.0f ? nlohmann::json("default") : nlohmann::json(options.beta)},
           {"divergence_loss_factor", options.divergence_loss_factor},
+          {"round_decay", options.round_decay},
           {"seeds", options.seeds},
           {"first_seed", options.seed}};
 }
@@ -250,6 +252,10 @@ void add_options(CLI::App& app, Options& options) {
                  "a run has diverged when its test loss exceeds this many times the initial model's loss "
                  "(or its model turns NaN or Inf); it then stops and is reported as diverged")
       ->check(CLI::Range(1.0, 1e300));
+  app.add_option("--round-decay", options.round_decay,
+                 "extra decay of each device's error buffer per global round it missed, above 0 and at most 1 "
+                 "(1 = off)")
+      ->check(CLI::Range(1e-6, 1.0));
   app.add_option("--seeds", options.seeds, "repeat every run over this many seeds")->check(CLI::Range(1u, 1000u));
   app.add_option("--seed", options.seed, "first seed; runs use seed, seed + 1, ...");
   app.add_option("--out", options.out, "directory for summary.json, metrics.csv and accuracy.png");
@@ -347,6 +353,7 @@ int main(int argc, char** argv) {
       federation.momentum = options.momentum;
       federation.compressor = offers[i];
       federation.divergence_loss_factor = options.divergence_loss_factor;
+      federation.round_decay = options.round_decay;
 
       ecq::sim::RunResult result;
       result.compressor = compressors[i];
