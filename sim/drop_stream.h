@@ -21,6 +21,8 @@ class DropStream final : public transport::Stream {
 
   /// Cuts the next update-chunk frame in half.
   void arm() { armed_ = true; }
+  /// Takes back an arm() whose cut has not happened yet.
+  void disarm() { armed_ = false; }
   bool armed() const { return armed_; }
   /// True once the cut has happened; the driver then closes the connection.
   bool dropped() const { return dropped_; }

@@ -43,6 +43,7 @@ struct SimDevice {
   std::unique_ptr<DeviceData> data;
   std::unique_ptr<Connection> connection;
   bool participant = false;
+  bool drop_pending = false;        // cut the upload once the next connection is up
   std::uint64_t offers_before = 0;  // offers received when the round began
 };
 
@@ -134,6 +135,10 @@ bool Federation::setup(std::string* error) {
 void Federation::connect(SimDevice& device) {
   device.connection = std::make_unique<Connection>(engine_);
   device.connection->link.attach(&device.connection->pipe.a());
+  if (device.drop_pending) {
+    device.connection->link.arm();
+    device.drop_pending = false;
+  }
   device.connection->session.open(now_);
   device.client.on_connected(device.connection->link, now_);
 }
@@ -210,7 +215,12 @@ bool Federation::run(Progress* progress, RunResult* result, std::string* error) 
       SimDevice& device = *devices_[plan.participants[i]];
       device.participant = true;
       device.offers_before = device.client.counters().offers_received;
-      if (plan.drops[i] && device.connection) device.connection->link.arm();
+      device.drop_pending = plan.drops[i];
+      if (device.connection) device.connection->link.disarm();
+      if (device.drop_pending && device.connection) {
+        device.connection->link.arm();
+        device.drop_pending = false;
+      }
       device.client.set_available(true);
       active.push_back(&device);
     }
@@ -235,7 +245,11 @@ bool Federation::run(Progress* progress, RunResult* result, std::string* error) 
         return false;
       }
     }
-    for (SimDevice* device : active) device->participant = false;
+    for (SimDevice* device : active) {
+      device->participant = false;
+      device->drop_pending = false;
+      if (device->connection) device->connection->link.disarm();
+    }
 
     uplink = 0;
     downlink = 0;

@@ -48,6 +48,7 @@ struct TlsRunOptions {
   std::string coordinator_program;  ///< path of ecq-coordinator
   std::string work_dir;             ///< credentials, model exports and the coordinator's log go here
   std::uint32_t threads = 2;        ///< threads that drive the devices
+  std::string log_name = "coordinator.log";  ///< the coordinator's log file in work_dir
 };
 
 /// Runs one federation over mutual TLS on 127.0.0.1 with throwaway

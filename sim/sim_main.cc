@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -210,7 +211,7 @@ nlohmann::json settings_json(const Options& options) {
 void add_options(CLI::App& app, Options& options) {
   // A later occurrence of an option overrides an earlier one, so wrapper
   // scripts can pass defaults and let their callers override them.
-  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)->always_capture_default();
   app.add_option("--devices", options.devices, "number of simulated devices")->check(CLI::Range(1u, 1000000u));
   app.add_option("--transport", options.transport,
                  "tls: ecq-coordinator in its own process and the devices here, over mutual TLS on 127.0.0.1; "
@@ -274,7 +275,13 @@ int main(int argc, char** argv) {
   CLI::App app{"Simulates a federation of devices training on Fashion-MNIST and compares compressors."};
   Options options;
   add_options(app, options);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& parse_error) {
+    // CLI11 prints the message; --help exits 0 and every usage error 2, like
+    // the other invalid settings below.
+    return app.exit(parse_error) == 0 ? 0 : 2;
+  }
   set_log_level(options.log_level);
 
   std::string error;
@@ -313,8 +320,11 @@ int main(int argc, char** argv) {
                options.devices, options.transport.c_str(), options.model.c_str(), options.partition.c_str(),
                options.check_in_probability, options.drop_probability, options.devices_per_round, options.rounds);
 
-  if (::mkdir(options.out.c_str(), 0755) != 0 && errno != EEXIST) {
-    std::fprintf(stderr, "ecq-sim: cannot create %s: %s\n", options.out.c_str(), std::strerror(errno));
+  std::error_code directory_error;
+  std::filesystem::create_directories(options.out, directory_error);
+  if (directory_error) {
+    std::fprintf(stderr, "ecq-sim: cannot create the output directory %s: %s; pass a writable --out\n",
+                 options.out.c_str(), directory_error.message().c_str());
     return 1;
   }
   const std::string coordinator_program = sibling_program(argv[0], "ecq-coordinator");
@@ -365,6 +375,7 @@ int main(int argc, char** argv) {
         tls.coordinator_program = coordinator_program;
         tls.work_dir = options.out + "/tls";
         tls.threads = options.threads;
+        tls.log_name = "coordinator-" + compressors[i] + "-seed" + std::to_string(seed) + ".log";
         ok = ecq::sim::run_tls_federation(federation, tls, train, test, partition, &progress, &result, &error);
       } else {
         ok = ecq::sim::run_federation(federation, train, test, partition, &progress, &result, &error);

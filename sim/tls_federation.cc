@@ -90,7 +90,14 @@ class TlsDevice : public std::enable_shared_from_this<TlsDevice> {
     asio::post(strand_, [self = shared_from_this(), drop] {
       self->participant_ = true;
       self->offers_before_ = self->client_.counters().offers_received;
-      if (drop && self->attached_) self->link_.arm();
+      // A device still reconnecting after an earlier drop gets its cut when
+      // its next connection is up, so the schedule's drops all happen.
+      self->drop_pending_ = drop;
+      self->link_.disarm();
+      if (drop && self->attached_) {
+        self->link_.arm();
+        self->drop_pending_ = false;
+      }
       self->client_.set_available(true);
       self->step();
     });
@@ -100,6 +107,8 @@ class TlsDevice : public std::enable_shared_from_this<TlsDevice> {
   void end_round() {
     asio::post(strand_, [self = shared_from_this()] {
       self->participant_ = false;
+      self->drop_pending_ = false;
+      self->link_.disarm();
       self->client_.set_available(false);
     });
   }
@@ -136,6 +145,10 @@ class TlsDevice : public std::enable_shared_from_this<TlsDevice> {
       tls_->tick(now);
       if (!attached_ && tls_->established()) {
         link_.attach(tls_.get());
+        if (drop_pending_) {
+          link_.arm();
+          drop_pending_ = false;
+        }
         client_.on_connected(link_, now);
         attached_ = true;
       }
@@ -270,6 +283,7 @@ class TlsDevice : public std::enable_shared_from_this<TlsDevice> {
   bool read_armed_ = false;
   bool write_armed_ = false;
   bool participant_ = false;
+  bool drop_pending_ = false;  // cut the upload once the next connection is up
   bool stopping_ = false;
 };
 
@@ -456,7 +470,7 @@ bool run_tls_federation(const FederationOptions& options, const TlsRunOptions& t
   if (arena_bytes == 0) return false;
 
   CoordinatorProcess coordinator;
-  const std::string log_path = tls.work_dir + "/coordinator.log";
+  const std::string log_path = tls.work_dir + "/" + tls.log_name;
   const std::string export_path = tls.work_dir + "/model.ecqm";
   std::remove(export_path.c_str());
   std::remove((tls.work_dir + "/coordinator.port").c_str());

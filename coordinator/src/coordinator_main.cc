@@ -43,7 +43,7 @@ struct Options {
   std::string model = "softmax";
   std::uint32_t inputs = 0;
   std::uint32_t classes = 0;
-  std::uint32_t hidden = 32;
+  std::uint32_t hidden = 128;
   std::uint64_t init_seed = 1;
   std::uint64_t run_seed = 1;
   std::uint64_t selection_seed = 1;
@@ -140,7 +140,9 @@ void add_options(CLI::App& app, Options& o, CLI::Option** alpha, CLI::Option** b
   app.add_option("--selection-wait-ms", o.selection_wait_ms,
                  "start a round with fewer than K (at least --min-updates) devices after this wait, milliseconds")
       ->capture_default_str()->group(rounds);
-  app.add_option("--rounds", o.rounds, "stop after this many applied rounds; 0 = run until stopped")
+  app.add_option("--rounds", o.rounds,
+                 "stop once the model has this many applied rounds (model version), counting those before a "
+                 "--resume; 0 = run until stopped")
       ->capture_default_str()->group(rounds);
 
   const char* train = "Device training";
@@ -352,6 +354,7 @@ bool write_summary(const std::string& path, const ecq::coordinator::Engine& engi
                             {"model_version", engine.model_version()},
                             {"model_crc32c", engine.model_crc()}};
   summary["last_evaluation"] = c.evaluated ? nlohmann::json{{"round", c.eval_round},
+                                                             {"model_version", c.eval_model_version},
                                                              {"loss", c.eval_loss},
                                                              {"accuracy", c.eval_accuracy}}
                                            : nlohmann::json(nullptr);
@@ -465,7 +468,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& parse_error) {
-    return app.exit(parse_error);
+    // CLI11 prints the message; --help exits 0 and every usage error 1.
+    return app.exit(parse_error) == 0 ? 0 : 1;
   }
   return run(options, alpha->count() > 0, beta->count() > 0, inputs->count() > 0, classes->count() > 0);
 }

@@ -525,7 +525,7 @@ void Engine::tick(std::uint64_t now_ms) {
   maybe_start_round(now_ms);
 }
 
-bool Engine::finished() const { return stopped_ || (config_.rounds != 0 && counters_.rounds_applied >= config_.rounds); }
+bool Engine::finished() const { return stopped_ || (config_.rounds != 0 && state_.model_version >= config_.rounds); }
 
 std::uint32_t Engine::open_round_id() const { return round_ ? round_->id : 0; }
 

@@ -485,6 +485,7 @@ void Engine::evaluate_and_export() {
     if (config_.evaluator->evaluate(Span<const float>(state_.model.data(), state_.model.size()), &result, &error)) {
       counters_.evaluated = true;
       counters_.eval_round = state_.last_round_id;
+      counters_.eval_model_version = state_.model_version;
       counters_.eval_loss = result.loss;
       counters_.eval_accuracy = result.accuracy;
       log_message(LogLevel::kInfo, "evaluation after round %u (model version %llu): loss %.6f, accuracy %.4f on %u "

@@ -1,5 +1,6 @@
 #include "ecq/coordinator/server.h"
 
+#include <algorithm>
 #include <asio/read_until.hpp>
 #include <asio/write.hpp>
 #include <chrono>
@@ -16,7 +17,8 @@ namespace {
 
 // Largest HTTP request head the metrics responder reads.
 constexpr std::size_t kMaxRequestBytes = 8192;
-// Time the io_context gets after stop() to flush goodbyes before it is stopped.
+// Longest time the io_context gets after stop() to flush goodbyes; it stops
+// sooner once every connection has closed.
 constexpr auto kStopGrace = std::chrono::seconds(3);
 
 // Opens, binds and listens; the message names `what` and the address.
@@ -166,7 +168,6 @@ struct Server::PlainPeer final : SessionOutput, std::enable_shared_from_this<Pla
     log_message(LogLevel::kInfo, "plaintext connection from %s: device id will come from hello, unauthenticated",
                 remote.c_str());
     id = engine.open_session("", false, this, port::monotonic_ms());
-    self = shared_from_this();
     wait_readable();
   }
 
@@ -257,7 +258,6 @@ struct Server::PlainPeer final : SessionOutput, std::enable_shared_from_this<Pla
     asio::error_code ignored;
     stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     stream.socket().close(ignored);
-    asio::post(stream.socket().get_executor(), [keep = std::move(self)] {});
   }
 
   Engine& engine;
@@ -265,7 +265,6 @@ struct Server::PlainPeer final : SessionOutput, std::enable_shared_from_this<Pla
   std::string remote;
   SessionId id = 0;
   std::deque<std::uint8_t> queue;
-  std::shared_ptr<PlainPeer> self;  // keeps the peer alive until finish()
   bool closing = false;
   bool finished = false;
   bool writing = false;
@@ -279,6 +278,8 @@ class Server::MetricsResponder {
 
   bool listen(const Endpoint& endpoint, std::string* error) {
     if (!open_acceptor(endpoint, "metrics listener", &acceptor_, error)) {
+      *error += "; choose another address with --metrics-listen ADDR:PORT, or turn metrics off with "
+                "--metrics-listen \"\"";
       return false;
     }
     accept_next();
@@ -349,7 +350,10 @@ class Server::MetricsResponder {
 Server::Server(asio::io_context& io, Engine& engine)
     : io_(io), engine_(engine), plain_acceptor_(io), tick_timer_(io) {}
 
-Server::~Server() = default;
+Server::~Server() {
+  // Close what is still open; pending waits then end with operation_aborted.
+  for (const std::shared_ptr<PlainPeer>& peer : plain_peers_) peer->finish();
+}
 
 bool Server::start(const ServerConfig& config, pki::CoordinatorTls* tls, pki::CoordinatorTls* psk_tls,
                    std::string* error) {
@@ -418,7 +422,12 @@ void Server::accept_plain() {
     if (code) {
       log_message(LogLevel::kWarning, "accepting a connection failed: %s", code.message().c_str());
     } else {
-      std::make_shared<PlainPeer>(engine_, std::move(socket))->start();
+      // Finished peers are dropped here; the server holds the live ones.
+      plain_peers_.erase(std::remove_if(plain_peers_.begin(), plain_peers_.end(),
+                                        [](const std::shared_ptr<PlainPeer>& peer) { return peer->finished; }),
+                         plain_peers_.end());
+      plain_peers_.push_back(std::make_shared<PlainPeer>(engine_, std::move(socket)));
+      plain_peers_.back()->start();
     }
     accept_plain();
   });
@@ -506,11 +515,26 @@ void Server::stop() {
   if (metrics_) {
     metrics_->stop();
   }
-  tick_timer_.expires_after(kStopGrace);
-  tick_timer_.async_wait([this](const asio::error_code& code) {
-    if (!code) {
-      io_.stop();
+  wait_for_goodbyes(std::chrono::steady_clock::now() + kStopGrace);
+}
+
+// Stops the io_context once every connection has sent its goodbye and closed,
+// or at `deadline`.
+void Server::wait_for_goodbyes(std::chrono::steady_clock::time_point deadline) {
+  tick_timer_.expires_after(std::chrono::milliseconds(20));
+  tick_timer_.async_wait([this, deadline](const asio::error_code& code) {
+    if (code) {
+      return;
     }
+    const bool plain_open = std::any_of(plain_peers_.begin(), plain_peers_.end(),
+                                        [](const std::shared_ptr<PlainPeer>& peer) { return !peer->finished; });
+    const bool tls_open = (tls_server_ && tls_server_->live_connections() > 0) ||
+                          (psk_server_ && psk_server_->live_connections() > 0);
+    if ((!plain_open && !tls_open) || std::chrono::steady_clock::now() >= deadline) {
+      io_.stop();
+      return;
+    }
+    wait_for_goodbyes(deadline);
   });
 }
 

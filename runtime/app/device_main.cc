@@ -46,7 +46,7 @@ struct Options {
   std::string psk_file;
   bool insecure_plaintext = false;
   std::string model = "softmax";
-  std::uint32_t hidden = 64;
+  std::uint32_t hidden = 128;
   std::string data;
   std::string idx_images;
   std::string idx_labels;
@@ -466,7 +466,9 @@ int run(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // CLI11 prints the message; --help exits 0 and every usage error 1, as
+    // the help text promises.
+    return app.exit(e) == 0 ? 0 : 1;
   }
   ecq::set_log_level(parse_level(o.log_level));
 

@@ -853,11 +853,16 @@ void DeviceClient::handle_verdict(const protocol::FrameView& frame, std::uint64_
                 config_.device_id, verdict.round_id, static_cast<unsigned long long>(verdict.update_id));
     return;
   }
-  log_message(verdict.applied ? LogLevel::kInfo : LogLevel::kWarning,
-              "device %s round %u: update %llu %s, reason %u (%s): %.*s", config_.device_id, verdict.round_id,
-              static_cast<unsigned long long>(verdict.update_id), verdict.applied ? "applied" : "not applied",
-              static_cast<unsigned>(verdict.reason), verdict_reason_name(static_cast<std::uint16_t>(verdict.reason)),
-              static_cast<int>(verdict.text_size), verdict.text != nullptr ? verdict.text : "");
+  if (verdict.applied) {
+    log_message(LogLevel::kInfo, "device %s round %u: update %llu applied", config_.device_id, verdict.round_id,
+                static_cast<unsigned long long>(verdict.update_id));
+  } else {
+    log_message(LogLevel::kWarning, "device %s round %u: update %llu not applied, reason %u (%s)%s%.*s",
+                config_.device_id, verdict.round_id, static_cast<unsigned long long>(verdict.update_id),
+                static_cast<unsigned>(verdict.reason), verdict_reason_name(static_cast<std::uint16_t>(verdict.reason)),
+                verdict.text_size > 0 ? ": " : "", static_cast<int>(verdict.text_size),
+                verdict.text != nullptr ? verdict.text : "");
+  }
   resolve_pending(verdict.applied, static_cast<std::uint16_t>(verdict.reason), now_ms);
 }
 

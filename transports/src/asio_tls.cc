@@ -1,5 +1,6 @@
 #include "ecq/transport/asio_tls.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "ecq/port/clock.h"
@@ -200,6 +201,12 @@ std::size_t AsioTlsServer::close_where(const std::function<bool(AsioTlsConnectio
   }
   connections_.swap(alive);
   return closed;
+}
+
+std::size_t AsioTlsServer::live_connections() const {
+  return static_cast<std::size_t>(
+      std::count_if(connections_.begin(), connections_.end(),
+                    [](const std::weak_ptr<AsioTlsConnection>& entry) { return !entry.expired(); }));
 }
 
 void AsioTlsServer::accept_next() {

@@ -60,7 +60,9 @@ struct EngineConfig {
   std::uint32_t min_updates = 1;         ///< a round with fewer updates is discarded
   std::uint32_t round_deadline_ms = 60000;
   std::uint32_t selection_wait_ms = 10000;  ///< start with fewer than K (at least min_updates) after this wait
-  std::uint64_t rounds = 0;                 ///< stop after this many applied rounds; 0 = no limit
+  /// Stop once the model version (applied rounds, those before a resume
+  /// included) reaches this; 0 = no limit.
+  std::uint64_t rounds = 0;
   AggregationConfig aggregation;
   /// Empty state_dir or durable == false: nothing is written, nothing survives a restart.
   std::string state_dir;
@@ -97,7 +99,8 @@ struct Counters {
   std::array<std::uint64_t, 8> updates_rejected{};
   std::uint64_t sessions_closed_protocol_error = 0;
   bool evaluated = false;
-  std::uint32_t eval_round = 0;
+  std::uint32_t eval_round = 0;          ///< round id of the last evaluation
+  std::uint64_t eval_model_version = 0;  ///< applied rounds behind the last evaluation
   double eval_loss = 0.0;
   double eval_accuracy = 0.0;
 };

@@ -79,6 +79,7 @@ class Server {
  private:
   transport::AsioTlsConnection::Handler accept_tls(transport::AsioTlsConnection& connection);
   void accept_plain();
+  void wait_for_goodbyes(std::chrono::steady_clock::time_point deadline);
   void arm_tick();
 
   asio::io_context& io_;
@@ -93,6 +94,8 @@ class Server {
   std::unique_ptr<MetricsResponder> metrics_;
   asio::steady_timer tick_timer_;
   std::vector<std::weak_ptr<TlsPeer>> tls_peers_;
+  /// Live plaintext peers; the server owns them, so none outlives it.
+  std::vector<std::shared_ptr<PlainPeer>> plain_peers_;
   bool stopped_ = false;
 };
 

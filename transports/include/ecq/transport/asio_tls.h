@@ -84,6 +84,10 @@ class AsioTlsServer {
   /// Runs on the io_context's thread; returns how many it closed.
   std::size_t close_where(const std::function<bool(AsioTlsConnection&)>& predicate);
 
+  /// Returns how many accepted connections are still open, lingering ones
+  /// (closed, waiting for the peer's close) included.
+  std::size_t live_connections() const;
+
  private:
   void accept_next();
 
