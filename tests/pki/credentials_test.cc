@@ -415,7 +415,7 @@ TEST_CASE("validity past time_t range rejected") {
   const Validity validity = validity_for_days(kMaxValidityDays, now);
   std::string error;
   if (sizeof(std::time_t) >= 8) {
-    CHECK(validity.not_after == now + kMaxValidityDays * static_cast<std::time_t>(kDay));
+    CHECK(static_cast<long long>(validity.not_after) == 1700000000LL + kMaxValidityDays * 86400LL);
     CHECK(check_validity(validity, &error));
   } else {
     // 100 years from 2023 do not fit a 32-bit time_t (Debian 12 armhf).
