@@ -1,10 +1,17 @@
 # Finds Mbed TLS 2.x, which Debian ships without a CMake package, and defines
 # MbedTLS::mbedcrypto, MbedTLS::mbedx509 and MbedTLS::mbedtls like upstream's
-# package does.
+# package does. With MbedTLS_USE_STATIC_LIBS set to ON it picks the static
+# archives (libmbedtls.a and so on), which Debian's libmbedtls-dev also ships.
 find_path(MbedTLS_INCLUDE_DIR mbedtls/ssl.h)
-find_library(MbedTLS_CRYPTO_LIBRARY mbedcrypto)
-find_library(MbedTLS_X509_LIBRARY mbedx509)
-find_library(MbedTLS_TLS_LIBRARY mbedtls)
+if(MbedTLS_USE_STATIC_LIBS)
+  find_library(MbedTLS_CRYPTO_LIBRARY libmbedcrypto.a)
+  find_library(MbedTLS_X509_LIBRARY libmbedx509.a)
+  find_library(MbedTLS_TLS_LIBRARY libmbedtls.a)
+else()
+  find_library(MbedTLS_CRYPTO_LIBRARY mbedcrypto)
+  find_library(MbedTLS_X509_LIBRARY mbedx509)
+  find_library(MbedTLS_TLS_LIBRARY mbedtls)
+endif()
 
 if(MbedTLS_INCLUDE_DIR AND EXISTS "${MbedTLS_INCLUDE_DIR}/mbedtls/version.h")
   file(STRINGS "${MbedTLS_INCLUDE_DIR}/mbedtls/version.h" _ecq_mbedtls_version_line

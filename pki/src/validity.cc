@@ -1,6 +1,8 @@
 #include "ecq/pki/validity.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <limits>
 
 #include "support.h"
 
@@ -11,7 +13,16 @@ using detail::fail;
 using detail::quote;
 
 // 9999-12-31 23:59:59 UTC, the last second an X.509 GeneralizedTime holds.
-constexpr std::time_t kLatestTime = 253402300799;
+constexpr long long kLatestGeneralizedTime = 253402300799;
+
+// The largest time_t marks a period that validity_for_days() could not
+// represent.
+constexpr std::time_t kOverflowTime = std::numeric_limits<std::time_t>::max();
+
+// The last accepted second: 9999-12-31 with a 64-bit time_t, or one second
+// below kOverflowTime (2038-01-19) with a 32-bit one, as on Debian 12 armhf.
+constexpr std::time_t kLatestTime =
+    static_cast<std::time_t>(std::min<long long>(kLatestGeneralizedTime, static_cast<long long>(kOverflowTime) - 1));
 
 constexpr std::time_t kSecondsPerDay = 86400;
 
@@ -37,7 +48,9 @@ bool all_digits(const std::string& text) {
 Validity validity_for_days(int days, std::time_t now) {
   Validity validity;
   validity.not_before = now - kClockSkewAllowance;
-  validity.not_after = now + static_cast<std::time_t>(days) * kSecondsPerDay;
+  const long long not_after = static_cast<long long>(now) + static_cast<long long>(days) * kSecondsPerDay;
+  validity.not_after = not_after < static_cast<long long>(kOverflowTime) ? static_cast<std::time_t>(not_after)
+                                                                         : kOverflowTime;
   return validity;
 }
 
@@ -52,7 +65,8 @@ bool check_validity_days(int days, std::string* error) {
 bool check_validity(const Validity& validity, std::string* error) {
   const std::string period = format_utc_time(validity.not_before) + " to " + format_utc_time(validity.not_after);
   if (validity.not_before < 0 || validity.not_after > kLatestTime) {
-    return fail(error, "invalid validity " + period + " (UTC): both ends must lie in the years 1970 to 9999");
+    return fail(error, "invalid validity " + period + " (UTC): both ends must lie from 19700101000000 to " +
+                           format_utc_time(kLatestTime));
   }
   if (validity.not_before >= validity.not_after) {
     return fail(error, "invalid validity " + period + " (UTC): not-before must be earlier than not-after");

@@ -3,6 +3,7 @@
 // little-endian loads and stores, and the float rules that keep results
 // identical across architectures.
 
+#include <cassert>
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
@@ -33,6 +34,22 @@ inline void store_f32(std::uint8_t* p, float value) {
   std::uint32_t bits;
   std::memcpy(&bits, &value, sizeof bits);
   store_u32(p, bits);
+}
+
+/// Views bytes of an arena as an array of T. Every caller carves its arena at
+/// offsets aligned for T, and the assert checks that in debug builds. The cast
+/// goes through void* because GCC's -Wcast-align rejects a direct one on
+/// strict-alignment targets such as 32-bit ARM.
+template <typename T>
+inline T* arena_array(std::uint8_t* bytes) {
+  assert(reinterpret_cast<std::uintptr_t>(bytes) % alignof(T) == 0);
+  return static_cast<T*>(static_cast<void*>(bytes));
+}
+
+template <typename T>
+inline const T* arena_array(const std::uint8_t* bytes) {
+  assert(reinterpret_cast<std::uintptr_t>(bytes) % alignof(T) == 0);
+  return static_cast<const T*>(static_cast<const void*>(bytes));
 }
 
 /// Flushes a value below the normal float range to +0. 32-bit ARM NEON does

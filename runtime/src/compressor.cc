@@ -191,7 +191,7 @@ Status Compressor::init(const CompressorConfig& config, Span<std::uint8_t> arena
   scratch_ = nullptr;
   scratch_bytes_ = 0;
   if (keeps_error(config.method)) {
-    error_ = reinterpret_cast<float*>(cursor);
+    error_ = detail::arena_array<float>(cursor);
     cursor += sizeof(float) * static_cast<std::size_t>(config.dimension);
   }
   if (needs_scratch(config)) {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "bits.h"
 #include "ecq/protocol/chunks.h"
 #include "ecq/runtime/log.h"
 #include "ecq/runtime/philox.h"
@@ -302,12 +303,12 @@ Status DeviceClient::init(const DeviceConfig& config, const DataSource& data, Sp
 
   const auto address = reinterpret_cast<std::uintptr_t>(arena.data());
   std::uint8_t* base = arena.data() + (kAlignment - address % kAlignment) % kAlignment;
-  model_ = reinterpret_cast<float*>(base + layout.model);
-  working_ = reinterpret_cast<float*>(base + layout.working);
-  gradient_ = reinterpret_cast<float*>(base + layout.gradient);
-  features_ = reinterpret_cast<float*>(base + layout.features);
-  targets_ = reinterpret_cast<float*>(base + layout.targets);
-  labels_ = reinterpret_cast<std::int32_t*>(base + layout.labels);
+  model_ = detail::arena_array<float>(base + layout.model);
+  working_ = detail::arena_array<float>(base + layout.working);
+  gradient_ = detail::arena_array<float>(base + layout.gradient);
+  features_ = detail::arena_array<float>(base + layout.features);
+  targets_ = detail::arena_array<float>(base + layout.targets);
+  labels_ = detail::arena_array<std::int32_t>(base + layout.labels);
   payload_ = base + layout.payload;
   payload_capacity_ = layout.footprint.payload;
   compressor_arena_ = base + layout.compressor;
@@ -947,7 +948,7 @@ bool DeviceClient::configure_compressor(const protocol::RoundOffer& offer) {
     }
     // Only the encoder changed, which leaves h valid: keep it across init().
     const Span<const float> h = compressor_.error_buffer();
-    float* copy = reinterpret_cast<float*>(payload_);
+    float* copy = detail::arena_array<float>(payload_);
     std::memcpy(copy, h.data(), sizeof(float) * h.size());
     const std::size_t size = h.size();
     if (compressor_.init(wanted, Span<std::uint8_t>(compressor_arena_, compressor_arena_bytes_)) != Status::kOk) {
@@ -1121,7 +1122,7 @@ void DeviceClient::apply_round_decay(std::uint32_t round_id) {
   }
   const std::uint32_t missed = round_id - last_round_ - 1u;
   const float factor = static_cast<float>(std::pow(static_cast<double>(config_.round_decay), missed));
-  float* scaled = reinterpret_cast<float*>(payload_);
+  float* scaled = detail::arena_array<float>(payload_);
   for (std::size_t i = 0; i < h.size(); ++i) {
     scaled[i] = h[i] * factor;
   }

@@ -236,7 +236,7 @@ void DeviceClient::apply_restored_error_buffer(std::uint32_t round_id) {
   // The floats start at offset 44 of the 64-byte aligned payload buffer, so
   // they are aligned for float access; the port stored them little-endian,
   // the layout of every supported target.
-  const Span<const float> values(reinterpret_cast<const float*>(payload_ + kBlobHeaderBytes), parameters_);
+  const Span<const float> values(detail::arena_array<float>(payload_ + kBlobHeaderBytes), parameters_);
   const Status loaded = compressor_.load_error_buffer(values);
   if (loaded != Status::kOk) {
     log_message(LogLevel::kWarning, "device %s round %u: discarded the saved error buffer: %s", config_.device_id,

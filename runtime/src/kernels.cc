@@ -211,18 +211,15 @@ void accumulate_groups_scalar(const std::uint8_t* packed, std::uint32_t groups, 
 const Kernels kScalar = {scan_scalar, group_uniforms_scalar, quantize_scalar, accumulate_groups_scalar, "scalar",
                          false};
 
-bool cpu_has(const char* feature_set) {
 #if defined(__x86_64__)
+bool cpu_has(const char* feature_set) {
   if (feature_set[0] == '5') {
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
   }
   return __builtin_cpu_supports("avx2");
-#else
-  (void)feature_set;
-  return false;
-#endif
 }
+#endif
 
 }  // namespace
 

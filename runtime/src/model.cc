@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "bits.h"
 #include "ecq/runtime/philox.h"
 
 namespace ecq {
@@ -153,7 +154,7 @@ Status Model::init(const ModelShape& shape, std::uint32_t max_rows, Span<std::ui
     return fail(Status::kBufferTooSmall, 0, static_cast<double>(arena.size()), static_cast<double>(needed), "arena");
   }
   const auto address = reinterpret_cast<std::uintptr_t>(arena.data());
-  scratch_ = reinterpret_cast<float*>(arena.data() + (kArenaAlignment - address % kArenaAlignment) % kArenaAlignment);
+  scratch_ = detail::arena_array<float>(arena.data() + (kArenaAlignment - address % kArenaAlignment) % kArenaAlignment);
   shape_ = shape;
   max_rows_ = max_rows;
   initialized_ = true;

@@ -403,7 +403,9 @@ Status validate_payload(Span<const std::uint8_t> payload, const DecodeLimits& li
   parsed.table_size_ = parsed.encoding_ == Encoding::kRans ? rans::table_bytes(2 * parsed.levels_ + 1) : 0;
 
   const std::uint64_t scales_offset = kPayloadHeaderBytes;
-  const std::uint64_t body_offset = scales_offset + 4ull * parsed.bucket_count_;
+  // Both offsets are below the declared size, which equals payload.size(), so
+  // they fit in size_t also where it has 32 bits.
+  const auto body_offset = static_cast<std::size_t>(scales_offset + 4ull * parsed.bucket_count_);
   const std::uint32_t stored = load_u32(p + payload.size() - kPayloadChecksumBytes);
   parsed.checksum_ = stored;
   parsed.size_ = payload.size();

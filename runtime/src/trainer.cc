@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "bits.h"
+
 namespace ecq {
 namespace {
 
@@ -40,8 +42,8 @@ Status LocalTrainer::init(const ModelShape& shape, std::uint32_t max_rows, Span<
   }
   std::uint8_t* cursor = arena.data() + model_bytes;
   cursor += (kAlignment - reinterpret_cast<std::uintptr_t>(cursor) % kAlignment) % kAlignment;
-  working_ = reinterpret_cast<float*>(cursor);
-  gradient_ = reinterpret_cast<float*>(cursor + aligned_floats(parameter_count(shape)));
+  working_ = detail::arena_array<float>(cursor);
+  gradient_ = detail::arena_array<float>(cursor + aligned_floats(parameter_count(shape)));
   initialized_ = true;
   return Status::kOk;
 }

@@ -77,12 +77,14 @@ start_coordinator() {
 }
 
 # start_device NAME ARGS...: starts ecq-device with its log in $WORK/NAME.log
-# and appends its pid to DEVICE_PIDS.
+# and appends its pid to DEVICE_PIDS. A test may set DEVICE_COMMAND to run
+# another ecq-device, e.g. a cross-built one under its emulator.
 DEVICE_PIDS=()
+DEVICE_COMMAND=("$BIN/ecq-device")
 start_device() {
   local name=$1
   shift
-  "$BIN/ecq-device" "$@" >"$WORK/$name.log" 2>&1 &
+  "${DEVICE_COMMAND[@]}" "$@" >"$WORK/$name.log" 2>&1 &
   DEVICE_PIDS+=("$!")
   PIDS+=("$!")
 }

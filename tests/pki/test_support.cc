@@ -74,7 +74,8 @@ std::string read_file(const std::string& path) {
 CommandResult run_pki(const TempDir& scratch, const std::vector<std::string>& arguments) {
   const std::string out_path = scratch.path("command.out");
   const std::string err_path = scratch.path("command.err");
-  std::string command = shell_quote(ECQ_PKI_PROGRAM);
+  // ECQ_PKI_EMULATOR is empty, or the emulator's command line in a cross build.
+  std::string command = std::string(ECQ_PKI_EMULATOR) + " " + shell_quote(ECQ_PKI_PROGRAM);
   for (const std::string& argument : arguments) {
     command += " " + shell_quote(argument);
   }
