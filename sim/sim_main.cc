@@ -247,8 +247,13 @@ void add_options(CLI::App& app, Options& options) {
       ->check(CLI::Range(1u, 1u << 30));
   app.add_option("--norm", options.norm, "bucket norm: l2 or linf");
   app.add_option("--encoder", options.encoder, "payload encoding: auto, fixed or entropy");
-  app.add_option("--alpha", options.alpha, "ecq compensation alpha (with --beta; default: the default rule)");
-  app.add_option("--beta", options.beta, "ecq error decay beta (with --alpha)");
+  app.add_option("--alpha", options.alpha,
+                 "ecq compensation alpha, with --beta; default: alpha = min(1, 0.5 / sqrt(gamma)) "
+                 "(docs/compressor.md)")
+      ->default_str("rule");
+  app.add_option("--beta", options.beta,
+                 "ecq error decay beta, with --alpha; default: beta = min(0.98, alpha + sqrt(0.9 - alpha^2 gamma))")
+      ->default_str("rule");
   app.add_option("--divergence-loss-factor", options.divergence_loss_factor,
                  "a run has diverged when its test loss exceeds this many times the initial model's loss "
                  "(or its model turns NaN or Inf); it then stops and is reported as diverged")
