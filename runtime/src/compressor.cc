@@ -1,6 +1,7 @@
 #include "ecq/runtime/compressor.h"
 
 #include <cfloat>
+#include <cinttypes>
 #include <cmath>
 #include <cstring>
 #include <initializer_list>
@@ -174,7 +175,7 @@ Status Compressor::init(const CompressorConfig& config, Span<std::uint8_t> arena
     if (stability >= 1.0) {
       log_message(LogLevel::kWarning,
                   "compressor %s: alpha=%g beta=%g gives alpha^2*gamma+(beta-alpha)^2=%g >= 1 with gamma=%g "
-                  "(bucket %u, s=%u); forced, so the error buffer may grow without bound",
+                  "(bucket %" PRIu32 ", s=%" PRIu32 "); forced, so the error buffer may grow without bound",
                   method_name(config.method), static_cast<double>(compensation.alpha),
                   static_cast<double>(compensation.beta), stability, gamma, config.quantizer.bucket_size,
                   config.quantizer.levels);

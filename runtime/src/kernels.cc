@@ -155,6 +155,15 @@ void unpack_fixed(const std::uint8_t* in, std::uint32_t count, std::uint8_t* cod
 #define ECQ_HARDWARE_FLUSH 0
 #endif
 
+// M-profile cores (Cortex-M) have no vector unit, so GCC would split each
+// 16-byte vector of the portable kernels into single lanes. That is larger
+// and slower than the scalar reference, which those builds use instead.
+#if defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M'
+#define ECQ_HAS_SIMD_KERNELS 0
+#else
+#define ECQ_HAS_SIMD_KERNELS 1
+#endif
+
 #if defined(__x86_64__)
 #define ECQ_SIMD_ISA 128
 #elif defined(__aarch64__) && defined(__ARM_NEON)
@@ -162,9 +171,11 @@ void unpack_fixed(const std::uint8_t* in, std::uint32_t count, std::uint8_t* cod
 #else
 #define ECQ_SIMD_ISA 0
 #endif
+#if ECQ_HAS_SIMD_KERNELS
 namespace baseline {
 #include "kernels_simd.inc"
 }  // namespace baseline
+#endif
 #undef ECQ_SIMD_ISA
 
 #if defined(__x86_64__)
@@ -187,9 +198,11 @@ namespace avx512 {
 #pragma GCC pop_options
 #endif
 
+#if ECQ_HAS_SIMD_KERNELS
 const Kernels kKernelsBaseline = {baseline::scan,     baseline::group_uniforms,
                                   baseline::quantize, baseline::accumulate_groups,
                                   "baseline",         ECQ_HARDWARE_FLUSH != 0};
+#endif
 #if defined(__x86_64__)
 const Kernels kKernelsAvx2 = {avx2::scan, avx2::group_uniforms, avx2::quantize, avx2::accumulate_groups, "avx2", true};
 const Kernels kKernelsAvx512 = {
@@ -246,7 +259,11 @@ FlushToZeroScope::~FlushToZeroScope() {
 
 std::size_t supported_simd_kernels(const Kernels** out) {
   std::size_t count = 0;
+#if ECQ_HAS_SIMD_KERNELS
   out[count++] = &kKernelsBaseline;
+#else
+  (void)out;
+#endif
 #if defined(__x86_64__)
   if (cpu_has("2")) {
     out[count++] = &kKernelsAvx2;
@@ -265,8 +282,10 @@ const Kernels& select_kernels(bool scalar_only) {
 #if defined(__x86_64__)
   static const Kernels& best = cpu_has("512") ? kKernelsAvx512 : cpu_has("2") ? kKernelsAvx2 : kKernelsBaseline;
   return best;
-#else
+#elif ECQ_HAS_SIMD_KERNELS
   return kKernelsBaseline;
+#else
+  return kScalar;
 #endif
 }
 

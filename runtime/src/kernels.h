@@ -128,6 +128,7 @@ const Kernels& scalar_kernels();
 
 /// Stores every SIMD variant this CPU can run (at most 3) into `out` and
 /// returns how many, so tests can hold each one against the reference.
+/// Returns 0 on Cortex-M, where the build has no SIMD kernels.
 std::size_t supported_simd_kernels(const Kernels** out);
 
 /// Packs `count` codes (count <= 64) of `bits` bits into the little-endian

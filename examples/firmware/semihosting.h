@@ -1,0 +1,15 @@
+#pragma once
+// Arm semihosting calls (Arm "Semihosting for AArch32 and AArch64", version
+// 2.0): the debugger or emulator, here qemu-system-arm with
+// -semihosting-config enable=on, carries out the request on the host.
+
+namespace firmware {
+
+/// Writes a NUL-terminated string to the host's console (SYS_WRITE0).
+void semihosting_write(const char* text);
+
+/// Ends the program (SYS_EXIT): QEMU exits with status 0 when `success`,
+/// else with status 1.
+[[noreturn]] void semihosting_exit(bool success);
+
+}  // namespace firmware
