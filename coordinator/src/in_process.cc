@@ -51,20 +51,11 @@ void StreamSession::flush() {
 
 bool StreamSession::pump(std::uint64_t now_ms) {
   flush();
-  std::uint8_t buffer[4096];
-  while (!closed_ && !closing_) {
-    std::size_t done = 0;
-    const transport::IoStatus status = stream_.read(buffer, sizeof buffer, &done);
-    if (status == transport::IoStatus::kOk && done > 0) {
-      engine_.receive(id_, buffer, done, now_ms);
-      continue;
-    }
-    if (status == transport::IoStatus::kClosed || status == transport::IoStatus::kError) {
-      closed_ = true;
-      engine_.close_session(id_, status == transport::IoStatus::kClosed ? "peer closed" : stream_.error_message(),
-                            now_ms);
-    }
-    break;
+  const transport::IoStatus status =
+      read_into_engine(engine_, id_, stream_, now_ms, [this] { return !closed_ && !closing_; });
+  if (status == transport::IoStatus::kClosed || status == transport::IoStatus::kError) {
+    closed_ = true;
+    engine_.close_session(id_, end_of_stream_reason(status, stream_), now_ms);
   }
   flush();
   return !closed_;

@@ -102,21 +102,14 @@ struct Server::TlsPeer final : SessionOutput {
       id = engine.open_session(stream.peer_id(), true, this, now);
     }
     flush();
-    std::uint8_t buffer[16384];
-    while (!closed && !closing) {
-      std::size_t done = 0;
-      const transport::IoStatus status = stream.read(buffer, sizeof buffer, &done);
-      if (status == transport::IoStatus::kOk && done > 0) {
-        engine.receive(id, buffer, done, now);
-        continue;
-      }
-      if (status == transport::IoStatus::kClosed || status == transport::IoStatus::kError || stream.failed()) {
-        closed = true;
-        engine.close_session(id, status == transport::IoStatus::kClosed ? "peer closed" : stream.error_message(),
-                             now);
-        connection->close();
-      }
-      break;
+    const transport::IoStatus status =
+        read_into_engine(engine, id, stream, now, [this] { return !closed && !closing; });
+    const bool ended = status == transport::IoStatus::kClosed || status == transport::IoStatus::kError ||
+                       (status == transport::IoStatus::kWouldBlock && stream.failed());
+    if (ended) {
+      closed = true;
+      engine.close_session(id, end_of_stream_reason(status, stream), now);
+      connection->close();
     }
     flush();
   }
@@ -186,20 +179,11 @@ struct Server::PlainPeer final : SessionOutput, std::enable_shared_from_this<Pla
 
   void on_readable() {
     const std::uint64_t now = port::monotonic_ms();
-    std::uint8_t buffer[16384];
-    while (!finished && !closing) {
-      std::size_t done = 0;
-      const transport::IoStatus status = stream.read(buffer, sizeof buffer, &done);
-      if (status == transport::IoStatus::kOk && done > 0) {
-        engine.receive(id, buffer, done, now);
-        continue;
-      }
-      if (status == transport::IoStatus::kClosed || status == transport::IoStatus::kError) {
-        engine.close_session(id, status == transport::IoStatus::kClosed ? "peer closed" : stream.error_message(),
-                             now);
-        finish();
-      }
-      break;
+    const transport::IoStatus status =
+        read_into_engine(engine, id, stream, now, [this] { return !finished && !closing; });
+    if (status == transport::IoStatus::kClosed || status == transport::IoStatus::kError) {
+      engine.close_session(id, end_of_stream_reason(status, stream), now);
+      finish();
     }
   }
 

@@ -20,6 +20,35 @@ namespace ecq::coordinator {
 /// stopped the writing (kWouldBlock, kClosed or kError).
 transport::IoStatus write_queued(std::deque<std::uint8_t>* queue, transport::Stream& stream);
 
+/// Passes what `stream` has to `engine` as bytes of `session` until a read
+/// moves nothing or `keep_reading()` returns false (the engine may close the
+/// session while it handles the bytes). Returns kOk when keep_reading()
+/// stopped it, else the status of the last read: kWouldBlock, kClosed or
+/// kError. The caller reports a closed or failed stream to the engine.
+template <typename KeepReading>
+transport::IoStatus read_into_engine(Engine& engine, SessionId session, transport::Stream& stream,
+                                     std::uint64_t now_ms, KeepReading keep_reading) {
+  std::uint8_t buffer[16384];
+  while (keep_reading()) {
+    std::size_t done = 0;
+    const transport::IoStatus status = stream.read(buffer, sizeof buffer, &done);
+    if (status != transport::IoStatus::kOk) {
+      return status;
+    }
+    if (done == 0) {
+      return transport::IoStatus::kWouldBlock;
+    }
+    engine.receive(session, buffer, done, now_ms);
+  }
+  return transport::IoStatus::kOk;
+}
+
+/// Returns the reason a session ended for close_session(): "peer closed" for
+/// kClosed, else the stream's error message.
+inline const char* end_of_stream_reason(transport::IoStatus status, const transport::Stream& stream) {
+  return status == transport::IoStatus::kClosed ? "peer closed" : stream.error_message();
+}
+
 class StreamSession final : public SessionOutput {
  public:
   /// `engine` and `stream` must outlive the session.
