@@ -149,21 +149,6 @@ bool make_partition(const Options& options, const ecq::data::ImageDataset& train
   return ok;
 }
 
-bool set_log_level(const std::string& name) {
-  if (name == "error") {
-    ecq::set_log_level(ecq::LogLevel::kError);
-  } else if (name == "warning") {
-    ecq::set_log_level(ecq::LogLevel::kWarning);
-  } else if (name == "info") {
-    ecq::set_log_level(ecq::LogLevel::kInfo);
-  } else if (name == "debug") {
-    ecq::set_log_level(ecq::LogLevel::kDebug);
-  } else {
-    return false;
-  }
-  return true;
-}
-
 // Returns the path of `name` in the directory of this program.
 std::string sibling_program(const char* argv0, const char* name) {
   char path[4096];
@@ -287,7 +272,10 @@ int main(int argc, char** argv) {
     // the other invalid settings below.
     return app.exit(parse_error) == 0 ? 0 : 2;
   }
-  set_log_level(options.log_level);
+  // CLI11 has checked the name, so parsing cannot fail here.
+  ecq::LogLevel level = ecq::LogLevel::kError;
+  (void)ecq::parse_log_level(options.log_level.c_str(), &level);
+  ecq::set_log_level(level);
 
   std::string error;
   const std::vector<std::string> compressors = split_list(options.compare);

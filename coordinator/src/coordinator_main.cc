@@ -204,16 +204,6 @@ void add_options(CLI::App& app, Options& o, CLI::Option** alpha, CLI::Option** b
       ->capture_default_str()->check(CLI::IsMember({"error", "warning", "info", "debug"}))->group(eval);
 }
 
-ecq::LogLevel parse_log_level(const std::string& name) {
-  if (name == "error") {
-    return ecq::LogLevel::kError;
-  }
-  if (name == "warning") {
-    return ecq::LogLevel::kWarning;
-  }
-  return name == "debug" ? ecq::LogLevel::kDebug : ecq::LogLevel::kInfo;
-}
-
 bool load_evaluation(const Options& o, ecq::coordinator::Evaluator* evaluator, bool* loaded, std::string* error) {
   const int sources = int(!o.eval_data.empty()) + int(!o.eval_idx_images.empty() || !o.eval_idx_labels.empty()) +
                       int(!o.eval_libsvm.empty());
@@ -368,7 +358,10 @@ bool write_summary(const std::string& path, const ecq::coordinator::Engine& engi
 }
 
 int run(const Options& o, bool alpha_given, bool beta_given, bool inputs_given, bool classes_given) {
-  ecq::set_log_level(parse_log_level(o.log_level));
+  // CLI11 has checked the name, so parsing cannot fail here.
+  ecq::LogLevel level = ecq::LogLevel::kInfo;
+  (void)ecq::parse_log_level(o.log_level.c_str(), &level);
+  ecq::set_log_level(level);
   std::string error;
   auto fail = [&](const std::string& message) {
     std::fprintf(stderr, "ecq-coordinator: %s\n", message.c_str());

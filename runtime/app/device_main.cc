@@ -303,13 +303,6 @@ void add_options(CLI::App& app, Options* o) {
       ->capture_default_str();
 }
 
-ecq::LogLevel parse_level(const std::string& name) {
-  if (name == "error") return ecq::LogLevel::kError;
-  if (name == "warning") return ecq::LogLevel::kWarning;
-  if (name == "debug") return ecq::LogLevel::kDebug;
-  return ecq::LogLevel::kInfo;
-}
-
 // Builds the TLS configuration from the credential options and fills in the
 // device id; exits with a message when the options conflict.
 bool make_tls_config(Options* o, ecq::transport::TlsConfig* tls) {
@@ -470,7 +463,10 @@ int run(int argc, char** argv) {
     // the help text promises.
     return app.exit(e) == 0 ? 0 : 1;
   }
-  ecq::set_log_level(parse_level(o.log_level));
+  // CLI11 has checked the name, so parsing cannot fail here.
+  ecq::LogLevel level = ecq::LogLevel::kInfo;
+  (void)ecq::parse_log_level(o.log_level.c_str(), &level);
+  ecq::set_log_level(level);
 
   std::string host;
   std::uint16_t port = 0;

@@ -2,6 +2,7 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 
 namespace ecq {
 namespace {
@@ -14,6 +15,23 @@ LogLevel g_level = LogLevel::kInfo;
 void set_log_sink(LogSink sink) { g_sink = sink; }
 
 void set_log_level(LogLevel level) { g_level = level; }
+
+bool parse_log_level(const char* name, LogLevel* level) {
+  static const struct {
+    const char* name;
+    LogLevel level;
+  } kLevels[] = {{"error", LogLevel::kError},
+                 {"warning", LogLevel::kWarning},
+                 {"info", LogLevel::kInfo},
+                 {"debug", LogLevel::kDebug}};
+  for (const auto& entry : kLevels) {
+    if (std::strcmp(name, entry.name) == 0) {
+      *level = entry.level;
+      return true;
+    }
+  }
+  return false;
+}
 
 void log_message(LogLevel level, const char* format, ...) {
   if (static_cast<int>(level) > static_cast<int>(g_level)) {

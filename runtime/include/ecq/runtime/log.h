@@ -16,6 +16,10 @@ void set_log_sink(LogSink sink);
 /// Drops messages less severe than `level` (default kInfo).
 void set_log_level(LogLevel level);
 
+/// Parses "error", "warning", "info" or "debug" into *level. Returns false
+/// for any other text and leaves *level unchanged.
+bool parse_log_level(const char* name, LogLevel* level);
+
 /// Formats a message of at most 255 characters (longer ones are cut) and
 /// passes it to the sink.
 void log_message(LogLevel level, const char* format, ...) __attribute__((format(printf, 2, 3)));
