@@ -46,8 +46,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The longest a round may take before the simulation gives up on the
-// participants that have no verdict yet.
+// The coordinator's round deadline and selection wait in simulations. The
+// simulation gives up on participants without a verdict 10 s after both.
 constexpr std::uint32_t kRoundDeadlineMs = 30000;
 constexpr std::uint32_t kSelectionWaitMs = 2000;
 

@@ -17,7 +17,7 @@ namespace {
 
 // Largest HTTP request head the metrics responder reads.
 constexpr std::size_t kMaxRequestBytes = 8192;
-// Longest time the io_context gets after stop() to flush goodbyes; it stops
+// Maximum time the io_context gets after stop() to flush goodbyes; it stops
 // sooner once every connection has closed.
 constexpr auto kStopGrace = std::chrono::seconds(3);
 

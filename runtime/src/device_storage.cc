@@ -1,6 +1,6 @@
-// What the device client keeps in port storage: the error buffer, saved
-// every save_every committed updates, and the block of update ids reserved
-// so that ids stay unique across restarts. docs/device.md gives the layouts.
+// The device client's use of port storage: the error buffer, saved every
+// save_every committed updates, and the block of reserved update ids that
+// keeps ids unique across restarts. docs/device.md gives the layouts.
 
 #include <cinttypes>
 #include <cstdio>

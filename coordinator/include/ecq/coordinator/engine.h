@@ -148,7 +148,7 @@ class Engine {
   std::uint32_t open_round_id() const;
   /// The id the next round will get.
   std::uint32_t next_round_id() const { return next_round_id_; }
-  /// Answers a status query as the device would get it.
+  /// Returns the state a status query about this update gets.
   protocol::UpdateState update_state(const std::string& device_id, std::uint32_t round_id,
                                      std::uint64_t update_id) const;
   /// The device id of a session ("" before hello on an unauthenticated one).

@@ -44,7 +44,7 @@ struct RoundRecord {
   std::vector<AcceptedUpdate> updates;
 };
 
-/// What recovery found.
+/// Findings of a recovery from the state directory.
 struct RecoveryReport {
   std::uint64_t snapshot_version = 0;
   std::size_t replayed_rounds = 0;
