@@ -111,7 +111,7 @@ std::size_t Compressor::required_arena_bytes(const CompressorConfig& config) {
   if (keeps_error(config.method)) {
     bytes += sizeof(float) * static_cast<std::size_t>(config.dimension);
   }
-  if (needs_scratch(config)) {
+  if (needs_scratch(config) && !config.gradient_as_scratch) {
     bytes += fixed_symbol_bytes(config);
   }
   return bytes;
@@ -195,7 +195,7 @@ Status Compressor::init(const CompressorConfig& config, Span<std::uint8_t> arena
     error_ = detail::arena_array<float>(cursor);
     cursor += sizeof(float) * static_cast<std::size_t>(config.dimension);
   }
-  if (needs_scratch(config)) {
+  if (needs_scratch(config) && !config.gradient_as_scratch) {
     scratch_ = cursor;
     scratch_bytes_ = fixed_symbol_bytes(config);
   }
@@ -213,6 +213,23 @@ void Compressor::reset_error_buffer() {
     std::memset(error_, 0, sizeof(float) * static_cast<std::size_t>(config_.dimension));
   }
   rollback_armed_ = false;
+}
+
+Status Compressor::scale_error_buffer(float factor) {
+  if (!initialized_) {
+    return fail(Status::kNotInitialized);
+  }
+  if (!(factor >= 0.0f && factor <= 1.0f)) {
+    return fail(Status::kInvalidArgument, 0, static_cast<double>(factor), 1.0,
+                "error buffer scale factor must be in [0, 1]");
+  }
+  if (error_ != nullptr) {
+    for (std::uint32_t i = 0; i < config_.dimension; ++i) {
+      error_[i] = flush(error_[i] * factor);
+    }
+  }
+  rollback_armed_ = false;
+  return Status::kOk;
 }
 
 Status Compressor::load_error_buffer(Span<const float> values) {
@@ -338,7 +355,8 @@ void Compressor::quantize_groups(const float* gradient, const StreamKey& key, co
 // Replaces the fixed-width body at `symbols` with a rANS body when that is
 // smaller. Returns the body size in use; the caller reads the encoding from it.
 std::size_t Compressor::try_entropy_coding(const std::uint32_t* histogram, std::uint8_t* symbols,
-                                           std::size_t fixed_bytes) {
+                                           std::size_t fixed_bytes, std::uint8_t* scratch,
+                                           std::size_t scratch_bytes) {
   const std::uint32_t alphabet = 2 * config_.quantizer.levels + 1;
   rans::FrequencyTable table;
   if (rans::normalize_frequencies(histogram, alphabet, &table) != Status::kOk) {
@@ -355,19 +373,43 @@ std::size_t Compressor::try_entropy_coding(const std::uint32_t* histogram, std::
     }
   }
   std::size_t stream_size = 0;
-  const std::size_t capacity = fixed_bytes - table_size < scratch_bytes_ ? fixed_bytes - table_size : scratch_bytes_;
+  const std::size_t capacity = fixed_bytes - table_size < scratch_bytes ? fixed_bytes - table_size : scratch_bytes;
   const Status status = rans::encode_packed(symbols, bits_per_symbol(config_.quantizer.levels), config_.dimension,
-                                            table, scratch_, capacity, &stream_size);
+                                            table, scratch, capacity, &stream_size);
   if (status != Status::kOk || table_size + stream_size >= fixed_bytes) {
     return fixed_bytes;
   }
   (void)rans::write_table(table, symbols, table_size);
-  std::memcpy(symbols + table_size, scratch_, stream_size);
+  std::memcpy(symbols + table_size, scratch, stream_size);
   return table_size + stream_size;
 }
 
 Status Compressor::compress(Span<const float> gradient, const StreamKey& key, Span<std::uint8_t> out,
                             std::size_t* out_size) {
+  if (initialized_ && config_.gradient_as_scratch && needs_scratch(config_)) {
+    return fail(Status::kInvalidArgument, 0, 0, 0,
+                "this compressor has gradient_as_scratch set and needs a writable gradient: call "
+                "compress_reusing_gradient()");
+  }
+  return compress_with_scratch(gradient, scratch_, scratch_bytes_, key, out, out_size);
+}
+
+Status Compressor::compress_reusing_gradient(Span<float> gradient, const StreamKey& key, Span<std::uint8_t> out,
+                                             std::size_t* out_size) {
+  // Every element is read before the coder writes, and any byte may alias a
+  // float's storage.
+  std::uint8_t* scratch = scratch_;
+  std::size_t scratch_bytes = scratch_bytes_;
+  if (scratch == nullptr && gradient.data() != nullptr) {
+    scratch = reinterpret_cast<std::uint8_t*>(gradient.data());
+    scratch_bytes = sizeof(float) * gradient.size();
+  }
+  return compress_with_scratch(Span<const float>(gradient.data(), gradient.size()), scratch, scratch_bytes, key, out,
+                               out_size);
+}
+
+Status Compressor::compress_with_scratch(Span<const float> gradient, std::uint8_t* scratch, std::size_t scratch_bytes,
+                                         const StreamKey& key, Span<std::uint8_t> out, std::size_t* out_size) {
   if (!initialized_) {
     return fail(Status::kNotInitialized);
   }
@@ -413,7 +455,8 @@ Status Compressor::compress(Span<const float> gradient, const StreamKey& key, Sp
   quantize_groups(gradient.data(), key, scales, symbols, entropy ? histogram : nullptr);
 
   const std::size_t fixed_bytes = fixed_symbol_bytes(config_);
-  const std::size_t body = entropy ? try_entropy_coding(histogram, symbols, fixed_bytes) : fixed_bytes;
+  const std::size_t body =
+      entropy ? try_entropy_coding(histogram, symbols, fixed_bytes, scratch, scratch_bytes) : fixed_bytes;
   const Encoding encoding = body < fixed_bytes ? Encoding::kRans : Encoding::kFixedWidth;
   write_header(payload, encoding, config_, static_cast<std::uint32_t>(body));
   *out_size = seal(payload, static_cast<std::size_t>(symbols - payload) + body);

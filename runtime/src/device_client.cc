@@ -22,27 +22,44 @@ constexpr std::size_t kFixedFrameBytes = protocol::kMaxFixedBodyBytes + protocol
 
 std::size_t align_up(std::size_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; }
 
+bool accepts(const DeviceConfig& config, Method method) {
+  return (config.methods & protocol::method_bit(method)) != 0;
+}
+
 // The compressor configuration that needs the most memory among those the
-// device accepts: error buffer, entropy-coder scratch at the most levels.
+// device accepts: an error buffer when ef or ecq is accepted. The entropy
+// coder's scratch lives in the gradient buffer (gradient_as_scratch).
 CompressorConfig worst_compressor(const DeviceConfig& config, std::uint32_t parameters) {
   CompressorConfig worst;
   worst.dimension = parameters;
-  worst.method = Method::kEcq;
+  worst.method = accepts(config, Method::kEcq) || accepts(config, Method::kEf) ? Method::kEcq : Method::kQsgd;
   worst.quantizer = QuantizerConfig{config.min_bucket_size, config.max_levels, NormKind::kL2};
   worst.encoder = EncoderChoice::kAuto;
+  worst.gradient_as_scratch = true;
   return worst;
 }
 
+// The largest payload among the accepted methods: raw floats for fp32, the
+// fixed-width body at the smallest bucket and most levels for the others.
 std::size_t payload_buffer_bytes(const DeviceConfig& config, std::uint32_t parameters) {
-  const CompressorConfig worst = worst_compressor(config, parameters);
-  std::size_t bytes = raw_payload_bytes(parameters);
-  const std::size_t fixed = fixed_width_payload_bytes(parameters, worst.quantizer);
-  if (fixed > bytes) {
-    bytes = fixed;
+  std::size_t bytes = 0;
+  if (accepts(config, Method::kFp32)) {
+    bytes = raw_payload_bytes(parameters);
   }
-  // The same buffer holds the error-buffer blob while it is saved or restored.
+  if ((config.methods & ~protocol::method_bit(Method::kFp32)) != 0) {
+    const std::size_t fixed =
+        fixed_width_payload_bytes(parameters, QuantizerConfig{config.min_bucket_size, config.max_levels, NormKind::kL2});
+    bytes = fixed > bytes ? fixed : bytes;
+  }
+  return bytes;
+}
+
+// The gradient buffer also holds the error-buffer blob while it is saved or
+// restored, when no gradient is in use.
+std::size_t gradient_buffer_bytes(std::uint32_t parameters) {
+  const std::size_t vector = sizeof(float) * parameters;
   const std::size_t blob = DeviceClient::error_blob_bytes(parameters);
-  return blob > bytes ? blob : bytes;
+  return blob > vector ? blob : vector;
 }
 
 std::size_t send_body_bytes(const DeviceConfig& config) {
@@ -80,9 +97,11 @@ Layout make_layout(const DeviceConfig& config) {
     cursor += align_up(bytes);
     return offset;
   };
+  const std::size_t working = config.allow_local_steps ? vector : 0;
+  const std::size_t gradient = align_up(gradient_buffer_bytes(parameters));
   layout.model = carve(vector);
-  layout.working = carve(vector);
-  layout.gradient = carve(vector);
+  layout.working = carve(working);
+  layout.gradient = carve(gradient);
   const std::size_t scratch_bytes = Model::required_arena_bytes(config.shape, config.max_batch);
   layout.model_scratch = carve(scratch_bytes);
   const std::size_t compressor_bytes = Compressor::required_arena_bytes(worst_compressor(config, parameters));
@@ -103,8 +122,8 @@ Layout make_layout(const DeviceConfig& config) {
 
   DeviceFootprint& f = layout.footprint;
   f.model = vector;
-  f.working_model = vector;
-  f.gradient = vector;
+  f.working_model = working;
+  f.gradient = gradient;
   f.model_scratch = align_up(scratch_bytes);
   f.compressor = align_up(compressor_bytes);
   f.payload = align_up(payload_bytes);
@@ -304,7 +323,7 @@ Status DeviceClient::init(const DeviceConfig& config, const DataSource& data, Sp
   const auto address = reinterpret_cast<std::uintptr_t>(arena.data());
   std::uint8_t* base = arena.data() + (kAlignment - address % kAlignment) % kAlignment;
   model_ = detail::arena_array<float>(base + layout.model);
-  working_ = detail::arena_array<float>(base + layout.working);
+  working_ = config.allow_local_steps ? detail::arena_array<float>(base + layout.working) : nullptr;
   gradient_ = detail::arena_array<float>(base + layout.gradient);
   features_ = detail::arena_array<float>(base + layout.features);
   targets_ = detail::arena_array<float>(base + layout.targets);
@@ -905,6 +924,13 @@ bool DeviceClient::check_offer(const protocol::RoundOffer& offer) const {
                 config_.shape.hidden);
     return false;
   }
+  if (offer.local_steps > 0 && !config_.allow_local_steps) {
+    log_message(LogLevel::kWarning,
+                "device %s round %u: declined: the offer asks for %u local steps, but this device trains one gradient "
+                "per round (allow_local_steps is off)",
+                id, offer.round_id, offer.local_steps);
+    return false;
+  }
   if (offer.batch_size > config_.max_batch) {
     log_message(LogLevel::kWarning, "device %s round %u: declined: batch size %u exceeds this device's max batch %u",
                 id, offer.round_id, offer.batch_size, config_.max_batch);
@@ -936,6 +962,7 @@ bool DeviceClient::configure_compressor(const protocol::RoundOffer& offer) {
   wanted.encoder = offer.compressor.encoder;
   wanted.use_default_compensation = offer.compressor.use_default_compensation;
   wanted.compensation = Compensation{offer.compressor.alpha, offer.compressor.beta, false};
+  wanted.gradient_as_scratch = true;
   if (Compressor::required_arena_bytes(wanted) > compressor_arena_bytes_ ||
       Compressor::max_payload_bytes(wanted) > payload_capacity_) {
     log_message(LogLevel::kWarning, "device %s round %u: declined: the compressor settings need larger buffers",
@@ -946,9 +973,10 @@ bool DeviceClient::configure_compressor(const protocol::RoundOffer& offer) {
     if (compressor_.config().encoder == wanted.encoder) {
       return true;
     }
-    // Only the encoder changed, which leaves h valid: keep it across init().
+    // Only the encoder changed, which leaves h valid: keep it across init(),
+    // in the gradient buffer, which no round uses before training.
     const Span<const float> h = compressor_.error_buffer();
-    float* copy = detail::arena_array<float>(payload_);
+    float* copy = gradient_;
     std::memcpy(copy, h.data(), sizeof(float) * h.size());
     const std::size_t size = h.size();
     if (compressor_.init(wanted, Span<std::uint8_t>(compressor_arena_, compressor_arena_bytes_)) != Status::kOk) {
@@ -1064,8 +1092,8 @@ void DeviceClient::finish_training(std::uint64_t now_ms) {
   const std::uint64_t update_id = next_update_id();
   std::size_t size = 0;
   const StreamKey key{offer_.run_seed, stream_id_, offer_.round_id};
-  if (compressor_.compress(Span<const float>(gradient_, parameters_), key,
-                           Span<std::uint8_t>(payload_, payload_capacity_), &size) != Status::kOk) {
+  if (compressor_.compress_reusing_gradient(Span<float>(gradient_, parameters_), key,
+                                            Span<std::uint8_t>(payload_, payload_capacity_), &size) != Status::kOk) {
     char text[200];
     describe_error(compressor_.last_error(), text, sizeof text);
     log_message(LogLevel::kError, "device %s round %u: compression failed: %s", config_.device_id, offer_.round_id,
@@ -1116,17 +1144,12 @@ void DeviceClient::apply_round_decay(std::uint32_t round_id) {
   if (config_.round_decay >= 1.0f || !has_last_round_ || round_id <= last_round_ + 1u || round_id <= last_round_) {
     return;
   }
-  const Span<const float> h = compressor_.error_buffer();
-  if (h.empty()) {
+  if (compressor_.error_buffer().empty()) {
     return;
   }
   const std::uint32_t missed = round_id - last_round_ - 1u;
   const float factor = static_cast<float>(std::pow(static_cast<double>(config_.round_decay), missed));
-  float* scaled = detail::arena_array<float>(payload_);
-  for (std::size_t i = 0; i < h.size(); ++i) {
-    scaled[i] = h[i] * factor;
-  }
-  if (compressor_.load_error_buffer(Span<const float>(scaled, h.size())) == Status::kOk) {
+  if (compressor_.scale_error_buffer(factor) == Status::kOk) {
     log_message(LogLevel::kInfo, "device %s round %u: error buffer decayed by %g for %u missed rounds",
                 config_.device_id, round_id, static_cast<double>(factor), missed);
   }

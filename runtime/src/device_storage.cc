@@ -128,7 +128,7 @@ void DeviceClient::save_error_buffer() {
     return;  // fp32 and qsgd keep no error buffer
   }
   const CompressorConfig& c = compressor_.config();
-  std::uint8_t* blob = payload_;
+  std::uint8_t* blob = blob_buffer();
   std::memset(blob, 0, kBlobHeaderBytes);
   std::memcpy(blob, kBlobMagic, sizeof kBlobMagic);
   blob[4] = kBlobVersion;
@@ -163,7 +163,7 @@ void DeviceClient::save_error_buffer() {
               error_blob_);
 }
 
-// Reads the blob into the payload buffer, which stays unused until the first
+// Reads the blob into the gradient buffer, which stays unused until the first
 // offer configures the compressor; apply_restored_error_buffer() loads it then.
 void DeviceClient::restore_error_buffer() {
   restored_ = RestoredBuffer{};
@@ -171,12 +171,12 @@ void DeviceClient::restore_error_buffer() {
     return;
   }
   std::size_t size = 0;
-  const port::PortStatus read = port::storage_read(error_blob_, payload_, payload_capacity_, &size);
+  const port::PortStatus read = port::storage_read(error_blob_, blob_buffer(), footprint_.gradient, &size);
   if (read == port::PortStatus::kNotFound) {
     return;
   }
   const char* problem = nullptr;
-  const std::uint8_t* blob = payload_;
+  const std::uint8_t* blob = blob_buffer();
   if (read != port::PortStatus::kOk) {
     problem = "it could not be read or is larger than this model's blob";
   } else if (size < kBlobHeaderBytes + 4 || std::memcmp(blob, kBlobMagic, sizeof kBlobMagic) != 0 ||
@@ -233,10 +233,10 @@ void DeviceClient::apply_restored_error_buffer(std::uint32_t round_id) {
                 restored_.config.quantizer.bucket_size, restored_.config.quantizer.levels);
     return;
   }
-  // The floats start at offset 44 of the 64-byte aligned payload buffer, so
+  // The floats start at offset 44 of the 64-byte aligned gradient buffer, so
   // they are aligned for float access; the port stored them little-endian,
   // the layout of every supported target.
-  const Span<const float> values(detail::arena_array<float>(payload_ + kBlobHeaderBytes), parameters_);
+  const Span<const float> values(detail::arena_array<float>(blob_buffer() + kBlobHeaderBytes), parameters_);
   const Status loaded = compressor_.load_error_buffer(values);
   if (loaded != Status::kOk) {
     log_message(LogLevel::kWarning, "device %s round %u: discarded the saved error buffer: %s", config_.device_id,

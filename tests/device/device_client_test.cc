@@ -101,9 +101,9 @@ TEST_CASE("device footprint accounts every buffer") {
   const DeviceFootprint f = rig.client.footprint();
   CHECK(f.model >= 21 * sizeof(float));
   CHECK(f.working_model >= 21 * sizeof(float));
-  CHECK(f.gradient >= 21 * sizeof(float));
+  CHECK(f.gradient >= DeviceClient::error_blob_bytes(21));
   CHECK(f.compressor >= 21 * sizeof(float));
-  CHECK(f.payload >= DeviceClient::error_blob_bytes(21));
+  CHECK(f.payload >= raw_payload_bytes(21));
   CHECK(f.batch >= 8 * 6 * sizeof(float));
   CHECK(f.receive_frame >= 273 + protocol::kFrameOverheadBytes);
   CHECK(f.send_frame >= 40 + protocol::kFrameOverheadBytes);
@@ -111,6 +111,42 @@ TEST_CASE("device footprint accounts every buffer") {
                             f.batch + f.receive_frame + f.send_frame;
   CHECK(parts <= f.total);
   CHECK(f.total == DeviceClient::required_arena_bytes(rig.config));
+}
+
+TEST_CASE("device without local steps or fp32 is smaller") {
+  DeviceConfig lean = small_config();
+  lean.allow_local_steps = false;
+  lean.methods = protocol::method_bit(Method::kEcq);
+  const DeviceConfig full = small_config();
+  DeviceRig rig(lean);
+  const DeviceFootprint f = rig.client.footprint();
+  CHECK(f.working_model == 0);
+  // At 784 x 10 (7850 parameters) the working model (4 bytes per parameter)
+  // goes, and the payload shrinks from raw floats to 2 bytes per parameter
+  // (one bucket scale per 4 elements and 8-bit symbols at 127 levels).
+  DeviceConfig wide_lean = lean;
+  DeviceConfig wide_full = full;
+  wide_lean.shape.inputs = wide_full.shape.inputs = 784;
+  wide_lean.shape.classes = wide_full.shape.classes = 10;
+  const std::size_t saved =
+      DeviceClient::required_arena_bytes(wide_full) - DeviceClient::required_arena_bytes(wide_lean);
+  CHECK(saved >= 6 * 7850);
+
+  test::CyclicData replay(6, 40, 7);
+  rig.connect();
+  rig.coordinator->send_round(small_offer(5, 4), small_model(1), kModelBodyBytes);
+  rig.run(2, 100);
+  CHECK(rig.client.state() == DeviceState::kIdle);
+  CHECK(rig.client.counters().offers_declined == 1);
+
+  rig.run(1, 2000);
+  protocol::RoundOffer offer = small_offer(6);
+  protocol::UpdateChunk first;
+  const std::vector<std::uint8_t> payload = upload_round(rig, offer, small_model(1), &first);
+  PayloadView view;
+  REQUIRE(validate_payload(Span<const std::uint8_t>(payload.data(), payload.size()), DecodeLimits{}, &view) ==
+          Status::kOk);
+  CHECK(view.dimension() == 21);
 }
 
 TEST_CASE("device sends hello then check-in") {

@@ -380,6 +380,60 @@ TEST_CASE("entropy coding shrinks sparse symbols") {
   CHECK(automatic.error_copy() == fixed.error_copy());
 }
 
+TEST_CASE("gradient as scratch gives same payload") {
+  CompressorConfig borrowed = make_config(100000, Method::kEcq, 1024, 2);
+  borrowed.gradient_as_scratch = true;
+  const CompressorConfig owned = make_config(100000, Method::kEcq, 1024, 2);
+  CHECK(Compressor::required_arena_bytes(owned) - Compressor::required_arena_bytes(borrowed) == 100000 * 3 / 8);
+  CompressorHarness lender(borrowed);
+  CompressorHarness reference(owned);
+  REQUIRE(lender.init_status == Status::kOk);
+  for (std::uint32_t round = 0; round < 3; ++round) {
+    const std::vector<float> g = gaussian_vector(100000, 20 + round);
+    std::vector<float> writable = g;
+    REQUIRE(lender.compressor.compress_reusing_gradient(Span<float>(writable.data(), writable.size()),
+                                                        StreamKey{1, 2, round},
+                                                        Span<std::uint8_t>(lender.payload.data(), lender.payload.size()),
+                                                        &lender.size) == Status::kOk);
+    REQUIRE(reference.step(g, StreamKey{1, 2, round}) == Status::kOk);
+    CHECK(lender.copy() == reference.copy());
+    CHECK(lender.error_copy() == reference.error_copy());
+  }
+  PayloadView view;
+  REQUIRE(validate_payload(lender.bytes(), DecodeLimits{}, &view) == Status::kOk);
+  CHECK(view.encoding() == Encoding::kRans);
+}
+
+TEST_CASE("gradient as scratch rejects const gradient") {
+  CompressorConfig config = make_config(1000, Method::kEcq, 512, 4);
+  config.gradient_as_scratch = true;
+  CompressorHarness harness(config);
+  REQUIRE(harness.init_status == Status::kOk);
+  CHECK(harness.step(gaussian_vector(1000, 3), StreamKey{}) == Status::kInvalidArgument);
+  CHECK(std::string(harness.compressor.last_error().subject).find("compress_reusing_gradient") != std::string::npos);
+  CHECK(harness.error_copy() == std::vector<float>(1000, 0.0f));
+
+  config.encoder = EncoderChoice::kFixedWidth;
+  CompressorHarness fixed(config);
+  CHECK(fixed.step(gaussian_vector(1000, 3), StreamKey{}) == Status::kOk);
+}
+
+TEST_CASE("scale error buffer multiplies h") {
+  CompressorHarness harness(make_config(2000, Method::kEcq, 512, 4));
+  REQUIRE(harness.step(gaussian_vector(2000, 5), StreamKey{}) == Status::kOk);
+  const std::vector<float> before = harness.error_copy();
+  REQUIRE(harness.compressor.scale_error_buffer(0.5f) == Status::kOk);
+  const std::vector<float> after = harness.error_copy();
+  REQUIRE(after.size() == before.size());
+  for (std::size_t i = 0; i < after.size(); ++i) {
+    CHECK(after[i] == before[i] * 0.5f);
+  }
+  CHECK(harness.compressor.rollback(harness.bytes()) == Status::kStalePayload);
+  CHECK(harness.compressor.scale_error_buffer(1.5f) == Status::kInvalidArgument);
+  CHECK(harness.compressor.scale_error_buffer(std::nanf("")) == Status::kInvalidArgument);
+  CHECK(harness.error_copy() == after);
+}
+
 TEST_CASE("fp32 passes the gradient through") {
   CompressorHarness harness(make_config(1000, Method::kFp32, 0, 0));
   REQUIRE(harness.init_status == Status::kOk);

@@ -92,6 +92,11 @@ struct CompressorConfig {
   /// Use the SIMD kernels for this CPU. false runs the scalar reference
   /// kernels, which produce the same bytes more slowly.
   bool simd = true;
+  /// Let the entropy coder write its stream into the gradient's storage once
+  /// every gradient element has been read, so the arena holds no coder
+  /// scratch (dimension * bits per symbol / 8 bytes less). Such a compressor
+  /// takes its gradients through compress_reusing_gradient().
+  bool gradient_as_scratch = false;
 };
 
 /// Compresses one device's gradients step after step. Not copyable: it owns a
@@ -104,7 +109,8 @@ class Compressor {
 
   /// Returns the arena size init() needs for `config`, or 0 when the
   /// configuration is invalid. Covers the error buffer (4 bytes per element
-  /// unless the method keeps none) and the entropy coder's scratch.
+  /// unless the method keeps none) and the entropy coder's scratch (none with
+  /// gradient_as_scratch).
   static std::size_t required_arena_bytes(const CompressorConfig& config);
 
   /// Returns the largest payload compress() can produce for `config`, or 0
@@ -126,8 +132,17 @@ class Compressor {
   /// (position = bucket), kErrorBufferOverflow (position = bucket),
   /// kBufferTooSmall. The random rounding is keyed on `key` and the element
   /// index only.
+  /// With gradient_as_scratch, fails with kInvalidArgument unless the
+  /// encoder is kFixedWidth or the method kFp32, which need no scratch.
   [[nodiscard]] Status compress(Span<const float> gradient, const StreamKey& key, Span<std::uint8_t> out,
                                 std::size_t* out_size);
+
+  /// Same as compress(), but the entropy coder may use the storage of
+  /// `gradient` as its scratch after reading it, so its contents are
+  /// unspecified afterwards. For compressors with gradient_as_scratch (works
+  /// for the others too).
+  [[nodiscard]] Status compress_reusing_gradient(Span<float> gradient, const StreamKey& key, Span<std::uint8_t> out,
+                                                 std::size_t* out_size);
 
   /// Takes back the last compressed update after learning it was not applied.
   /// Adds the decoded payload to the error buffer, so h = beta * h + g: the
@@ -149,6 +164,11 @@ class Compressor {
   /// Sets h = 0 and clears the rollback state.
   void reset_error_buffer();
 
+  /// Multiplies h by `factor` in place, e.g. to decay the error of rounds a
+  /// device missed, and clears the rollback state. Rejects a factor outside
+  /// [0, 1] (kInvalidArgument); a no-op for methods that keep no error buffer.
+  [[nodiscard]] Status scale_error_buffer(float factor);
+
   const CompressorConfig& config() const { return config_; }
   std::uint32_t dimension() const { return config_.dimension; }
   /// The (alpha, beta) in use after init(); both 0 for kFp32 and kQsgd.
@@ -162,7 +182,10 @@ class Compressor {
   Status report_non_finite(const float* gradient, std::uint32_t begin, std::uint32_t count, std::uint32_t bucket);
   void quantize_groups(const float* gradient, const StreamKey& key, const std::uint8_t* scales, std::uint8_t* symbols,
                        std::uint32_t* histogram);
-  std::size_t try_entropy_coding(const std::uint32_t* histogram, std::uint8_t* symbols, std::size_t fixed_bytes);
+  Status compress_with_scratch(Span<const float> gradient, std::uint8_t* scratch, std::size_t scratch_bytes,
+                               const StreamKey& key, Span<std::uint8_t> out, std::size_t* out_size);
+  std::size_t try_entropy_coding(const std::uint32_t* histogram, std::uint8_t* symbols, std::size_t fixed_bytes,
+                                 std::uint8_t* scratch, std::size_t scratch_bytes);
 
   CompressorConfig config_;
   Compensation compensation_;

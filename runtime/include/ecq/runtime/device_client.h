@@ -54,7 +54,13 @@ struct DeviceConfig {
   /// Largest batch the device accepts, in samples; sizes the batch buffers.
   std::uint32_t max_batch = 32;
   /// Compressor methods the device accepts, as protocol::method_bit() bits.
+  /// Accepting fp32 sizes the payload buffer for raw floats (4 bytes per
+  /// parameter); without it, for the largest quantized payload.
   std::uint8_t methods = 0x0F;
+  /// Accept offers of local SGD steps (FedAvg). They need a working copy of
+  /// the model (4 bytes per parameter); without them the device trains one
+  /// gradient per round and declines local-steps offers.
+  bool allow_local_steps = true;
   /// Smallest quantizer bucket size and largest level count the device
   /// accepts. The payload and compressor buffers are sized for the worst case
   /// within these limits.
@@ -141,11 +147,11 @@ struct DeviceCounters {
 /// Bytes of each buffer carved from the arena (alignment padding included).
 struct DeviceFootprint {
   std::size_t model = 0;            ///< the offered model, w_start
-  std::size_t working_model = 0;    ///< parameters during local steps
-  std::size_t gradient = 0;         ///< gradient or delta to compress
+  std::size_t working_model = 0;    ///< parameters during local steps; 0 without allow_local_steps
+  std::size_t gradient = 0;         ///< gradient or delta; also the coder scratch and the error-buffer blob
   std::size_t model_scratch = 0;    ///< activations of the model for max_batch rows
-  std::size_t compressor = 0;       ///< error buffer and entropy-coder scratch
-  std::size_t payload = 0;          ///< last payload, kept until its verdict; also the storage blob
+  std::size_t compressor = 0;       ///< error buffer
+  std::size_t payload = 0;          ///< last payload, kept until its verdict
   std::size_t batch = 0;            ///< features, targets and labels of one batch
   std::size_t receive_frame = 0;    ///< FrameReader buffer and the read scratch
   std::size_t send_frame = 0;       ///< outgoing frames
@@ -300,12 +306,16 @@ class DeviceClient {
   // Buffers carved from the arena.
   float* model_ = nullptr;
   float* working_ = nullptr;
-  float* gradient_ = nullptr;
+  float* gradient_ = nullptr;  // footprint_.gradient bytes
   float* features_ = nullptr;
   float* targets_ = nullptr;
   std::int32_t* labels_ = nullptr;
   std::uint8_t* payload_ = nullptr;
   std::size_t payload_capacity_ = 0;
+  // The error-buffer blob is staged in the gradient buffer, which no round
+  // uses while the blob is saved (after a verdict) or restored (before the
+  // first offer).
+  std::uint8_t* blob_buffer() { return reinterpret_cast<std::uint8_t*>(gradient_); }
   std::uint8_t* compressor_arena_ = nullptr;
   std::size_t compressor_arena_bytes_ = 0;
   std::uint8_t* frame_buffer_ = nullptr;
