@@ -13,7 +13,14 @@ DeviceConfig make_device_config(const FederationOptions& options, std::uint32_t 
   config.max_batch = options.batch_size;
   config.max_body_size = options.device_body_size;
   config.upload_body_size = options.device_body_size;
-  config.min_bucket_size = std::min<std::uint32_t>(64, options.compressor.quantizer.bucket_size);
+  // Every round offers the run's one compressor, so the buffers are sized
+  // for it alone (docs/device.md, buffer sizing).
+  config.methods = protocol::method_bit(options.compressor.method);
+  config.allow_local_steps = options.local_steps > 0;
+  if (options.compressor.method != Method::kFp32) {
+    config.min_bucket_size = options.compressor.quantizer.bucket_size;
+    config.max_levels = options.compressor.quantizer.levels;
+  }
   // Simulated devices keep their error buffer in memory only.
   config.storage_prefix[0] = '\0';
   // A dropped device comes back quickly, so a round that needs it does not
