@@ -31,8 +31,8 @@ Status encode_frame(std::uint8_t type, const std::uint8_t* body, std::size_t bod
   out[kTypeOffset] = type;
   wire::store_u16(out + kFlagsOffset, 0);
   wire::store_u32(out + kBodySizeOffset, static_cast<std::uint32_t>(body_size));
-  if (body_size > 0) {
-    std::memcpy(out + kFrameHeaderBytes, body, body_size);
+  if (body_size > 0 && body != out + kFrameHeaderBytes) {
+    std::memmove(out + kFrameHeaderBytes, body, body_size);
   }
   wire::store_u32(out + kFrameHeaderBytes + body_size, crc32c(out, kFrameHeaderBytes + body_size));
   *size = total;

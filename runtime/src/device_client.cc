@@ -82,7 +82,6 @@ struct Layout {
   std::size_t frame_reader = 0;
   std::size_t receive_scratch = 0;
   std::size_t out = 0;
-  std::size_t body = 0;
   std::size_t end = 0;
   DeviceFootprint footprint;
 };
@@ -117,7 +116,6 @@ Layout make_layout(const DeviceConfig& config) {
   layout.receive_scratch = carve(kReceiveScratchBytes);
   const std::size_t out_bytes = send_body_bytes(config) + protocol::kFrameOverheadBytes + 2 * kFixedFrameBytes;
   layout.out = carve(out_bytes);
-  layout.body = carve(send_body_bytes(config));
   layout.end = cursor;
 
   DeviceFootprint& f = layout.footprint;
@@ -130,7 +128,7 @@ Layout make_layout(const DeviceConfig& config) {
   f.batch = align_up(feature_bytes) + align_up(sizeof(float) * config.max_batch) +
             align_up(sizeof(std::int32_t) * config.max_batch);
   f.receive_frame = align_up(reader_bytes) + kReceiveScratchBytes;
-  f.send_frame = align_up(out_bytes) + align_up(send_body_bytes(config));
+  f.send_frame = align_up(out_bytes);
   f.total = layout.end + kAlignment - 1;
   return layout;
 }
@@ -337,9 +335,7 @@ Status DeviceClient::init(const DeviceConfig& config, const DataSource& data, Sp
   frame_buffer_ = base + layout.frame_reader;
   frame_buffer_bytes_ = config.max_body_size + protocol::kFrameOverheadBytes;
   out_ = base + layout.out;
-  out_capacity_ = layout.body - layout.out;
-  body_ = base + layout.body;
-  body_capacity_ = send_body_bytes(config);
+  out_capacity_ = layout.end - layout.out;
   footprint_ = layout.footprint;
 
   const Status model_status = model_math_.init(
@@ -609,19 +605,44 @@ void DeviceClient::check_in(std::uint64_t now_ms) {
 
 // --- Output -------------------------------------------------------------------
 
-bool DeviceClient::queue_frame(protocol::MessageType type, const std::uint8_t* body, std::size_t size) {
-  const std::size_t frame_bytes = size + protocol::kFrameOverheadBytes;
-  if (out_capacity_ - out_end_ < frame_bytes && out_begin_ > 0) {
+// Encodes the body where its frame goes in the output buffer, then frames it
+// in place, so no separate body buffer is needed.
+template <typename Message, typename Encoder>
+bool DeviceClient::queue_message(protocol::MessageType type, const Message& message, Encoder encode) {
+  const char* name = protocol::message_type_name(static_cast<std::uint8_t>(type));
+  std::size_t size = 0;
+  ErrorInfo error;
+  Status status = Status::kBufferTooSmall;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const std::size_t room = out_capacity_ - out_end_;
+    if (room > protocol::kFrameOverheadBytes) {
+      status = encode(message, out_ + out_end_ + protocol::kFrameHeaderBytes, room - protocol::kFrameOverheadBytes,
+                      &size, &error);
+    }
+    if (status != Status::kBufferTooSmall || out_begin_ == 0) {
+      break;
+    }
+    // Move the unsent bytes to the front and try again.
     std::memmove(out_, out_ + out_begin_, out_end_ - out_begin_);
     out_end_ -= out_begin_;
     out_begin_ = 0;
   }
-  if (out_capacity_ - out_end_ < frame_bytes) {
+  if (status == Status::kBufferTooSmall && out_end_ > 0) {
+    return false;  // the output buffer is full; flush() makes room and the next poll continues
+  }
+  if (status != Status::kOk) {
+    char text[200];
+    describe_error(error, text, sizeof text);
+    log_message(LogLevel::kError, "device %s: encoding a %s failed: %s", config_.device_id, name, text);
     return false;
   }
+  std::uint8_t* frame = out_ + out_end_;
   std::size_t written = 0;
-  if (protocol::encode_frame(static_cast<std::uint8_t>(type), body, size, out_ + out_end_, out_capacity_ - out_end_,
-                             &written) != Status::kOk) {
+  if (protocol::encode_frame(static_cast<std::uint8_t>(type), frame + protocol::kFrameHeaderBytes, size, frame,
+                             out_capacity_ - out_end_, &written, &error) != Status::kOk) {
+    char text[200];
+    describe_error(error, text, sizeof text);
+    log_message(LogLevel::kError, "device %s: framing a %s failed: %s", config_.device_id, name, text);
     return false;
   }
   out_end_ += written;
@@ -631,20 +652,6 @@ bool DeviceClient::queue_frame(protocol::MessageType type, const std::uint8_t* b
     counters_.other_bytes_sent += written;
   }
   return true;
-}
-
-template <typename Message, typename Encoder>
-bool DeviceClient::queue_message(protocol::MessageType type, const Message& message, Encoder encode) {
-  std::size_t size = 0;
-  ErrorInfo error;
-  if (encode(message, body_, body_capacity_, &size, &error) != Status::kOk) {
-    char text[200];
-    describe_error(error, text, sizeof text);
-    log_message(LogLevel::kError, "device %s: encoding a %s failed: %s", config_.device_id,
-                protocol::message_type_name(static_cast<std::uint8_t>(type)), text);
-    return false;
-  }
-  return queue_frame(type, body_, size);
 }
 
 void DeviceClient::flush(std::uint64_t now_ms) {

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -70,6 +71,17 @@ TEST_CASE("encode frame small buffer") {
   CHECK(encode_frame(1, body, 2, out.data(), out.size(), &size, &error) == Status::kBufferTooSmall);
   CHECK(error.found == 17.0);
   CHECK(error.limit == 18.0);
+}
+
+TEST_CASE("encode frame in place") {
+  const std::vector<std::uint8_t> body = counting_body(300);
+  std::vector<std::uint8_t> out(body.size() + kFrameOverheadBytes);
+  std::copy(body.begin(), body.end(), out.begin() + kFrameHeaderBytes);
+  std::size_t size = 0;
+  REQUIRE(encode_frame(4, out.data() + kFrameHeaderBytes, body.size(), out.data(), out.size(), &size) ==
+          Status::kOk);
+  CHECK(size == out.size());
+  CHECK(out == make_frame(4, body));
 }
 
 TEST_CASE("frame round trip") {

@@ -33,7 +33,8 @@ constexpr std::size_t kFrameChecksumBytes = 4;
 constexpr std::size_t kFrameOverheadBytes = kFrameHeaderBytes + kFrameChecksumBytes;
 
 /// Writes one frame carrying `body` (body_size bytes; `body` may be null when
-/// body_size is 0) to out[0..*size). Fails with kBufferTooSmall when
+/// body_size is 0) to out[0..*size). The body may overlap `out`; a body
+/// already at out + kFrameHeaderBytes is framed in place without a copy. Fails with kBufferTooSmall when
 /// `capacity` is below body_size + kFrameOverheadBytes (found = capacity,
 /// limit = the required size) and with kOversizedPayload when body_size does
 /// not fit the 32-bit size field. Writes nothing on failure.

@@ -267,7 +267,6 @@ class DeviceClient {
   void schedule_reconnect(std::uint64_t now_ms);
 
   // Output.
-  bool queue_frame(protocol::MessageType type, const std::uint8_t* body, std::size_t size);
   template <typename Message, typename Encoder>
   bool queue_message(protocol::MessageType type, const Message& message, Encoder encode);
   void flush(std::uint64_t now_ms);
@@ -326,8 +325,6 @@ class DeviceClient {
   std::size_t out_capacity_ = 0;
   std::size_t out_begin_ = 0;
   std::size_t out_end_ = 0;
-  std::uint8_t* body_ = nullptr;  // message bodies before framing
-  std::size_t body_capacity_ = 0;
 
   Model model_math_;
   Compressor compressor_;
