@@ -59,6 +59,10 @@ struct Options {
   std::uint32_t device_index = 0;
   std::uint64_t seed = 1;
   std::uint32_t max_batch = 64;
+  std::vector<std::string> methods = {"fp32", "qsgd", "ef", "ecq"};
+  std::uint32_t min_bucket_size = 64;
+  std::uint32_t max_levels = 127;
+  bool no_local_steps = false;
   std::string state_dir;
   std::uint32_t save_every = 10;
   std::uint64_t rounds = 0;
@@ -268,6 +272,22 @@ void add_options(CLI::App& app, Options* o) {
   app.add_option("--max-batch", o->max_batch, "Largest batch the device accepts, in samples (sizes its buffers)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_option("--methods", o->methods,
+                 "Compressor methods the device accepts, comma-separated (fp32, qsgd, ef, ecq); without fp32 the "
+                 "payload buffer is sized for quantized payloads only")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"fp32", "qsgd", "ef", "ecq"}))
+      ->capture_default_str();
+  app.add_option("--min-bucket-size", o->min_bucket_size,
+                 "Smallest quantizer bucket the device accepts (sizes the payload buffer)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--max-levels", o->max_levels, "Most quantization levels s the device accepts, 1 to 127")
+      ->check(CLI::Range(1u, 127u))
+      ->capture_default_str();
+  app.add_flag("--no-local-steps", o->no_local_steps,
+               "Train one gradient per round and decline local-steps (FedAvg) offers, which saves the working copy "
+               "of the model (4 bytes per parameter)");
   app.add_option("--state-dir", o->state_dir,
                  "Directory for the saved error buffer and update-id counter (default: ECQ_STORAGE_DIR or ./ecq-storage)");
   app.add_option("--save-every", o->save_every, "Save the error buffer every N committed updates; 0 = never")
@@ -497,6 +517,15 @@ int run(int argc, char** argv) {
   config.shape.classes = kind == ecq::ModelKind::kSoftmax || kind == ecq::ModelKind::kMlp ? data.classes : 2;
   config.shape.hidden = kind == ecq::ModelKind::kMlp ? o.hidden : 0;
   config.max_batch = o.max_batch;
+  config.methods = 0;
+  for (const std::string& name : o.methods) {
+    ecq::Method method = ecq::Method::kEcq;
+    (void)ecq::parse_method(name.c_str(), &method);  // CLI11 checked the names
+    config.methods = static_cast<std::uint8_t>(config.methods | ecq::protocol::method_bit(method));
+  }
+  config.min_bucket_size = o.min_bucket_size;
+  config.max_levels = o.max_levels;
+  config.allow_local_steps = !o.no_local_steps;
   config.max_body_size = o.max_body_size;
   config.upload_body_size = o.max_body_size;
   config.heartbeat_interval_ms = o.heartbeat_ms;
