@@ -1,15 +1,17 @@
 // TLS reference firmware for the MPS2 AN386 board under qemu-system-arm: a
 // TLS 1.2 handshake with the coordinator's PSK listener
 // (TLS-ECDHE-PSK-WITH-CHACHA20-POLY1305-SHA256) over UART0, which QEMU joins
-// to a TCP connection of the host. The semihosting command line names the
+// to a TCP connection of the host, then one federation round with the device
+// client (federation_round.h). The semihosting command line names the
 // PSK identity and the host file with the key, as ecq-pki make-psk writes it
 // (64 hex digits). The QEMU options, one a line:
 //   -M mps2-an386 -display none -monitor none
 //   -semihosting-config enable=on,target=native,arg=IDENTITY,arg=KEY_FILE
 //   -chardev socket,id=link,host=127.0.0.1,port=PSK_PORT,nodelay=on
 //   -serial chardev:link -kernel ecq-firmware-tls-mps2-an386.elf
-// It prints the handshake time, the cipher suite, and the peak use of Mbed
-// TLS's heap buffer and of the stack, then exits through semihosting.
+// It prints the handshake time, the cipher suite, the round's verdict and
+// traffic, and the peak use of Mbed TLS's heap buffer and of the stack, then
+// exits through semihosting.
 
 #include <mbedtls/memory_buffer_alloc.h>
 
@@ -20,6 +22,7 @@
 #include "ecq/port/clock.h"
 #include "ecq/port/socket.h"
 #include "emulation_entropy.h"
+#include "federation_round.h"
 #include "semihosting.h"
 #include "semihosting_files.h"
 #include "tls_psk_client.h"
@@ -36,6 +39,7 @@ namespace {
 
 constexpr std::size_t kKeyBytes = 32;
 constexpr std::uint32_t kHandshakeTimeoutMs = 60000;
+constexpr std::uint32_t kRoundTimeoutMs = 120000;
 // The UART "socket" ignores the address: QEMU's -serial option sets the host end.
 constexpr const char* kCoordinatorHost = "uart0";
 constexpr std::uint16_t kCoordinatorPort = 1;
@@ -154,6 +158,7 @@ int run() {
   }
   char error[192] = "";
   bool ok = false;
+  RoundReport round;
   {
     TlsPskClient client;
     const std::uint64_t start_ms = ecq::port::monotonic_ms();
@@ -165,7 +170,7 @@ int run() {
             static_cast<std::uint32_t>(handshake_ms), static_cast<std::uint32_t>(client.max_record_plaintext()));
       print_text("firmware-tls: identity ", identity);
       print_text("firmware-tls: cipher suite ", client.cipher_suite());
-      ok = client.close_notify(error, sizeof error);
+      ok = run_federation_round(client, socket, identity, kRoundTimeoutMs, &round, error, sizeof error);
     }
   }
   ecq::port::socket_close(&socket);
@@ -173,6 +178,14 @@ int run() {
     print_text("firmware-tls: ", error);
     return 1;
   }
+
+  const ecq::DeviceCounters& counters = round.counters;
+  print("firmware-tls: round done in %lu ms\n", static_cast<std::uint32_t>(round.duration_ms));
+  semihosting_write(round.applied ? "firmware-tls: update applied\n" : "firmware-tls: update not applied\n");
+  print("firmware-tls: model %lu bytes received, update %lu bytes sent, other %lu bytes sent\n",
+        static_cast<std::uint32_t>(counters.model_bytes_received), static_cast<std::uint32_t>(counters.update_bytes_sent),
+        static_cast<std::uint32_t>(counters.other_bytes_sent));
+  print("firmware-tls: device client arena %lu bytes\n", static_cast<std::uint32_t>(round.arena_bytes));
 
   std::size_t heap_peak = 0;
   std::size_t heap_blocks = 0;

@@ -134,20 +134,42 @@ bool TlsPskClient::handshake(std::uint32_t timeout_ms, char* error, std::size_t 
   }
 }
 
-bool TlsPskClient::close_notify(char* error, std::size_t error_capacity) {
-  const std::uint64_t deadline = ecq::port::monotonic_ms() + 1000;
-  for (;;) {
-    const int result = mbedtls_ssl_close_notify(&ssl_);
-    if (result == 0) {
-      return true;
-    }
-    if ((result != MBEDTLS_ERR_SSL_WANT_READ && result != MBEDTLS_ERR_SSL_WANT_WRITE) ||
-        !wait_for_socket(result, deadline)) {
-      describe("sending close_notify", result, error, error_capacity);
-      return false;
-    }
+ecq::transport::IoStatus TlsPskClient::read(std::uint8_t* buffer, std::size_t capacity, std::size_t* done) {
+  *done = 0;
+  if (capacity == 0) {
+    return ecq::transport::IoStatus::kOk;
   }
+  const int result = mbedtls_ssl_read(&ssl_, buffer, capacity);
+  if (result == 0 || result == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
+    return ecq::transport::IoStatus::kClosed;
+  }
+  return to_io_status(result, "reading from the TLS session", done);
 }
+
+ecq::transport::IoStatus TlsPskClient::write(const std::uint8_t* data, std::size_t size, std::size_t* done) {
+  *done = 0;
+  if (size == 0) {
+    return ecq::transport::IoStatus::kOk;
+  }
+  // Mbed TLS takes at most one record (1024 bytes) per call.
+  return to_io_status(mbedtls_ssl_write(&ssl_, data, size), "writing to the TLS session", done);
+}
+
+ecq::transport::IoStatus TlsPskClient::to_io_status(int result, const char* operation, std::size_t* done) {
+  if (result > 0) {
+    *done = static_cast<std::size_t>(result);
+    return ecq::transport::IoStatus::kOk;
+  }
+  if (result == MBEDTLS_ERR_SSL_WANT_READ || result == MBEDTLS_ERR_SSL_WANT_WRITE) {
+    return ecq::transport::IoStatus::kWouldBlock;
+  }
+  describe(operation, result, error_, sizeof error_);
+  return ecq::transport::IoStatus::kError;
+}
+
+void TlsPskClient::close() { (void)mbedtls_ssl_close_notify(&ssl_); }
+
+bool TlsPskClient::has_buffered_input() const { return mbedtls_ssl_check_pending(&ssl_) != 0; }
 
 const char* TlsPskClient::cipher_suite() const { return mbedtls_ssl_get_ciphersuite(&ssl_); }
 
