@@ -141,7 +141,7 @@ int run() {
   }
   if (identity == nullptr || identity[0] == '\0' || key_path == nullptr || key_path[0] == '\0' ||
       std::strchr(key_path, ' ') != nullptr) {
-    semihosting_write("firmware-tls: missing arguments; run with "
+    semihosting_write("firmware-tls: invalid arguments: expected the PSK identity and the key file; run with "
                       "-semihosting-config enable=on,target=native,arg=IDENTITY,arg=KEY_FILE\n");
     return 1;
   }

