@@ -43,7 +43,7 @@ constexpr std::uint32_t kRoundTimeoutMs = 120000;
 // The UART "socket" ignores the address: QEMU's -serial option sets the host end.
 constexpr const char* kCoordinatorHost = "uart0";
 constexpr std::uint16_t kCoordinatorPort = 1;
-// Every Mbed TLS allocation comes from this buffer; the handshake's peak use
+// Every Mbed TLS allocation comes from this buffer; the run's peak use
 // is printed, so the size can be cut to that plus a margin.
 constexpr std::size_t kTlsHeapBytes = 8 * 1024;
 constexpr std::uint32_t kStackPaint = 0xA5A5A5A5u;
