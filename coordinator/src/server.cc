@@ -385,8 +385,9 @@ bool Server::start(const ServerConfig& config, pki::CoordinatorTls* tls, pki::Co
       return false;
     }
   }
-  log_message(LogLevel::kInfo, "coordinator listening on %s:%u (%s)%s", config.listen.address.c_str(),
+  log_message(LogLevel::kInfo, "coordinator listening on %s:%u (%s)%s%s", config.listen.address.c_str(),
               static_cast<unsigned>(port()), config.plaintext ? "plaintext" : "TLS",
+              psk_server_ ? (", PSK on port " + std::to_string(psk_port())).c_str() : "",
               metrics_ ? (", metrics on port " + std::to_string(metrics_port())).c_str() : "");
   arm_tick();
   return true;

@@ -12,6 +12,8 @@ constexpr std::uint32_t kSysExit = 0x18;
 constexpr std::uint32_t kApplicationExit = 0x20026;
 constexpr std::uint32_t kRunTimeErrorUnknown = 0x20023;
 
+}  // namespace
+
 // On M-profile cores the request is BKPT 0xAB, with the operation in r0 and
 // its argument in r1; the result comes back in r0.
 std::uint32_t semihosting_call(std::uint32_t operation, std::uint32_t argument) {
@@ -20,8 +22,6 @@ std::uint32_t semihosting_call(std::uint32_t operation, std::uint32_t argument) 
   asm volatile("bkpt 0xAB" : "+r"(r0) : "r"(r1) : "memory");
   return r0;
 }
-
-}  // namespace
 
 void semihosting_write(const char* text) {
   semihosting_call(kSysWrite0, static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(text)));

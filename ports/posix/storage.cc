@@ -17,11 +17,11 @@
 
 #include "ecq/port/posix.h"
 #include "error_log.h"
+#include "storage_name.h"
 
 namespace ecq::port {
 namespace {
 
-constexpr std::size_t kMaxNameLength = 64;
 constexpr std::size_t kMaxDirectoryLength = 3968;
 // Room for the directory, '/', '.', the name and the ".tmp-XXXXXX" suffix,
 // within PATH_MAX (4096 on Linux).
@@ -32,23 +32,6 @@ constexpr const char* kDirectoryVariable = "ECQ_STORAGE_DIR";
 std::mutex g_directory_mutex;
 char g_directory[kMaxDirectoryLength + 1] = "";  // "" selects the default
 bool g_directory_rejected = false;
-
-bool is_name_character(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-}
-
-bool is_valid_name(const char* name) {
-  if (name == nullptr || name[0] == '\0' || name[0] == '.') {
-    return false;
-  }
-  std::size_t length = 0;
-  for (; name[length] != '\0'; ++length) {
-    if (length == kMaxNameLength || !is_name_character(name[length])) {
-      return false;
-    }
-  }
-  return true;
-}
 
 // Copies the storage directory in effect into directory[0..kMaxDirectoryLength].
 // Returns false, after logging why, when no usable directory is set.
@@ -233,7 +216,7 @@ bool blob_path(const char* name, char (&directory)[kMaxDirectoryLength + 1], cha
 }  // namespace
 
 PortStatus storage_write(const char* name, const std::uint8_t* data, std::size_t size) {
-  if (!is_valid_name(name) || (data == nullptr && size > 0)) {
+  if (!detail::is_valid_storage_name(name) || (data == nullptr && size > 0)) {
     return PortStatus::kInvalidArgument;
   }
   char directory[kMaxDirectoryLength + 1];
@@ -264,7 +247,7 @@ PortStatus storage_write(const char* name, const std::uint8_t* data, std::size_t
 }
 
 PortStatus storage_read(const char* name, std::uint8_t* buffer, std::size_t capacity, std::size_t* size) {
-  if (!is_valid_name(name) || size == nullptr || (buffer == nullptr && capacity > 0)) {
+  if (!detail::is_valid_storage_name(name) || size == nullptr || (buffer == nullptr && capacity > 0)) {
     return PortStatus::kInvalidArgument;
   }
   *size = 0;
@@ -307,7 +290,7 @@ PortStatus storage_read(const char* name, std::uint8_t* buffer, std::size_t capa
 }
 
 PortStatus storage_remove(const char* name) {
-  if (!is_valid_name(name)) {
+  if (!detail::is_valid_storage_name(name)) {
     return PortStatus::kInvalidArgument;
   }
   char directory[kMaxDirectoryLength + 1];
