@@ -9,9 +9,9 @@
 #   consumer_test.sh add_subdirectory SOURCE_DIR WORK_DIR [cmake args...]
 #       add_subdirectory() of the ecq source tree SOURCE_DIR
 #   consumer_test.sh rejects PREFIX WORK_DIR COMPONENTS PATTERN [cmake args...]
-#       expects configuring like find_package to fail with output that, with
-#       line breaks turned into spaces, matches the extended regular
-#       expression PATTERN
+#       configures like find_package and expects a failure. The output, with
+#       line breaks turned into spaces, must match the extended regular
+#       expression PATTERN.
 # The cmake args select the consumer's compiler or toolchain file.
 set -euo pipefail
 

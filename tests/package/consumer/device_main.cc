@@ -1,9 +1,9 @@
-// Connects an ecq device client to a stand-in coordinator inside one process:
-// a PSK from ecq::pki, TLS 1.2 (ecq::transport) over both ends of a Unix
-// socket pair read and written through the POSIX port (SocketStream from
-// ecq::transport_socket), and the device client's hello, parsed with
-// ecq::protocol on the coordinator's end. Exits with 0 when the coordinator
-// receives the hello of the expected device, and with 1 otherwise.
+// Connects an ecq device client to a stand-in coordinator inside one process.
+// The PSK comes from ecq::pki. TLS 1.2 (ecq::transport) runs over both ends
+// of a Unix socket pair, which SocketStream (ecq::transport_socket) reads and
+// writes through the POSIX port. The coordinator's end parses the device's
+// hello with ecq::protocol. Exits with 0 when the hello of the expected
+// device arrives, and with 1 otherwise.
 
 #include <sys/socket.h>
 
@@ -47,8 +47,8 @@ ecq::Status fill_nothing(void*, std::uint32_t, ecq::Span<float>, ecq::Span<float
   return ecq::Status::kInvalidArgument;
 }
 
-bool fail(const char* what, const std::string& message) {
-  std::fprintf(stderr, "%s failed: %s\n", what, message.c_str());
+bool fail(const char* operation, const std::string& message) {
+  std::fprintf(stderr, "%s failed: %s\n", operation, message.c_str());
   return false;
 }
 

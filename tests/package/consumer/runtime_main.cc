@@ -77,8 +77,8 @@ int main() {
   }
   std::printf("fp32: %zu bytes, exact\n", size);
 
-  // QSGD with 127 levels over the max-norm of 64-element buckets: each
-  // element moves by at most one step, max |g| / 127 of its bucket.
+  // QSGD with 127 levels over the max-norm of 64-element buckets moves each
+  // element by at most one step, max |g| / 127 of its bucket. Here |g| <= 0.01.
   ecq::CompressorConfig qsgd;
   qsgd.dimension = kDimension;
   qsgd.method = ecq::Method::kQsgd;
