@@ -25,8 +25,14 @@ configure() {
   cmake -S "$consumer_dir" -B "$work_dir/build" "$@"
 }
 
+# Builds the given targets of the consumer (all when none are given) and
+# runs its tests.
 build_and_run() {
-  cmake --build "$work_dir/build" --parallel 2
+  local targets=()
+  if [[ $# -gt 0 ]]; then
+    targets=(--target "$@")
+  fi
+  cmake --build "$work_dir/build" --parallel 2 "${targets[@]}"
   ctest --test-dir "$work_dir/build" --output-on-failure
 }
 
@@ -46,7 +52,9 @@ case $mode in
     source_dir=$2 work_dir=$3
     shift 3
     configure -DECQ_CONSUMER_SOURCE_DIR="$source_dir" "$@"
-    build_and_run
+    # The consumer's programs and the ecq libraries they link, without the
+    # rest of ecq's default build (the ecq-pki program).
+    build_and_run ecq-consumer-runtime ecq-consumer-device
     ;;
   rejects)
     prefix=$2 work_dir=$3 components=$4 pattern=$5
