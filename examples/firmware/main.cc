@@ -18,6 +18,7 @@
 #include "ecq/runtime/model.h"
 #include "ecq/runtime/philox.h"
 #include "semihosting.h"
+#include "softmax_case.h"
 
 namespace {
 
@@ -32,31 +33,15 @@ alignas(8) std::uint8_t g_arena[kArenaBytes];
 alignas(8) std::uint8_t g_payload[kPayloadBytes];
 float g_gradient[kDimension];
 
-// Softmax regression on Fashion-MNIST-sized samples: 28 x 28 pixels and 10
-// classes, with a batch of kBatchRows samples.
-constexpr std::uint32_t kInputs = 784;
-constexpr std::uint32_t kClasses = 10;
-constexpr std::uint32_t kBatchRows = 8;
+constexpr std::uint32_t kInputs = firmware::kSoftmaxInputs;
+constexpr std::uint32_t kClasses = firmware::kSoftmaxClasses;
+constexpr std::uint32_t kBatchRows = firmware::kSoftmaxRows;
 constexpr std::uint32_t kSoftmaxParameters = kClasses * kInputs + kClasses;
 constexpr std::size_t kModelArenaBytes = 4 * 1024;
 constexpr std::size_t kSoftmaxArenaBytes = 64 * 1024;
 
-// Synthetic pixel intensities in [0, 1], computed by the compiler so the
-// batch is stored in flash: a 32-bit xorshift generator, 8 bits per pixel.
-constexpr std::array<float, kBatchRows * kInputs> make_batch_features() {
-  std::array<float, kBatchRows * kInputs> features{};
-  std::uint32_t state = 0x9E3779B9u;
-  for (float& pixel : features) {
-    state ^= state << 13;
-    state ^= state >> 17;
-    state ^= state << 5;
-    pixel = static_cast<float>(state >> 24) / 255.0f;
-  }
-  return features;
-}
-
-constexpr std::array<float, kBatchRows * kInputs> kBatchFeatures = make_batch_features();
-constexpr std::array<std::int32_t, kBatchRows> kBatchLabels = {3, 7, 0, 9, 1, 4, 8, 2};
+// Computed by the compiler, so the batch is stored in flash.
+constexpr firmware::SoftmaxFeatures kBatchFeatures = firmware::make_softmax_features();
 
 alignas(8) std::uint8_t g_model_arena[kModelArenaBytes];
 alignas(8) std::uint8_t g_softmax_arena[kSoftmaxArenaBytes];
@@ -118,13 +103,12 @@ bool run_softmax() {
     print("firmware: model init failed: %s\n", ecq::status_name(status));
     return false;
   }
-  // Parameters in [-0.01, 0.01] from integers only.
   for (std::uint32_t i = 0; i < kSoftmaxParameters; ++i) {
-    g_parameters[i] = static_cast<float>(static_cast<std::int32_t>((i * 2654435761u) % 2001u) - 1000) * 1e-5f;
+    g_parameters[i] = firmware::softmax_parameter(i);
   }
   ecq::Batch batch;
   batch.features = kBatchFeatures.data();
-  batch.labels = kBatchLabels.data();
+  batch.labels = firmware::kSoftmaxLabels.data();
   batch.rows = kBatchRows;
   double loss = 0.0;
   status = model.gradient(ecq::Span<const float>(g_parameters, kSoftmaxParameters), batch,
