@@ -10,11 +10,11 @@
 #include <cstdarg>
 #include <cstdint>
 #include <array>
-#include <cstdio>
 
 #include "ecq/port/log.h"
 #include "ecq/runtime/compressor.h"
 #include "ecq/runtime/crc32c.h"
+#include "ecq/runtime/format.h"
 #include "ecq/runtime/model.h"
 #include "ecq/runtime/philox.h"
 #include "semihosting.h"
@@ -63,7 +63,7 @@ void print(const char* format, ...) {
   char line[160];
   va_list arguments;
   va_start(arguments, format);
-  std::vsnprintf(line, sizeof line, format, arguments);
+  ecq::vformat_printf(line, sizeof line, format, arguments);
   va_end(arguments);
   firmware::semihosting_write(line);
 }
@@ -93,8 +93,8 @@ bool run_softmax() {
   shape.classes = kClasses;
   const std::size_t model_bytes = ecq::Model::required_arena_bytes(shape, kBatchRows);
   if (model_bytes == 0 || model_bytes > kModelArenaBytes) {
-    print("firmware: the model arena needs %lu bytes, have %lu\n", static_cast<unsigned long>(model_bytes),
-          static_cast<unsigned long>(kModelArenaBytes));
+    print("firmware: the model arena needs %zu bytes, have %zu\n", model_bytes,
+          kModelArenaBytes);
     return false;
   }
   ecq::Model model;
@@ -123,8 +123,8 @@ bool run_softmax() {
   const std::size_t arena_bytes = ecq::Compressor::required_arena_bytes(config);
   const std::size_t payload_bytes = ecq::Compressor::max_payload_bytes(config);
   if (arena_bytes == 0 || arena_bytes > kSoftmaxArenaBytes || payload_bytes > kPayloadBytes) {
-    print("firmware: buffers too small for the softmax gradient: the arena needs %lu bytes, the payload %lu\n",
-          static_cast<unsigned long>(arena_bytes), static_cast<unsigned long>(payload_bytes));
+    print("firmware: buffers too small for the softmax gradient: the arena needs %zu bytes, the payload %zu\n",
+          arena_bytes, payload_bytes);
     return false;
   }
   ecq::Compressor compressor;
@@ -140,11 +140,12 @@ bool run_softmax() {
     print("firmware: compressing the softmax gradient failed: %s\n", ecq::status_name(status));
     return false;
   }
-  // This image's printf has no %g (CMakeLists.txt), so the loss is printed in
-  // millionths.
-  print("softmax: %" PRIu32 " parameters, batch %" PRIu32 ", loss %ld micro, payload %lu bytes, crc32c %" PRIu32 "\n",
-        kSoftmaxParameters, kBatchRows, static_cast<long>(loss * 1e6), static_cast<unsigned long>(size),
-        ecq::crc32c(g_payload, size - 4));
+  const std::uint32_t gradient_crc = ecq::crc32c(reinterpret_cast<const std::uint8_t*>(g_softmax_gradient),
+                                                  sizeof g_softmax_gradient);
+  print("softmax: %" PRIu32 " parameters, batch %" PRIu32 ", loss %.9g, gradient crc32c %" PRIu32
+        ", payload %zu bytes\n",
+        kSoftmaxParameters, kBatchRows, loss, gradient_crc, size);
+  print("softmax payload crc32c %" PRIu32 "\n", ecq::crc32c(g_payload, size - 4));
   return true;
 }
 
@@ -165,10 +166,9 @@ int run() {
   const std::size_t arena_bytes = ecq::Compressor::required_arena_bytes(config);
   const std::size_t payload_bytes = ecq::Compressor::max_payload_bytes(config);
   if (arena_bytes == 0 || arena_bytes > kArenaBytes || payload_bytes > kPayloadBytes) {
-    // newlib-nano's printf has no z length modifier, hence the casts.
-    print("firmware: buffers too small: the arena needs %lu bytes (have %lu), the payload %lu (have %lu)\n",
-          static_cast<unsigned long>(arena_bytes), static_cast<unsigned long>(kArenaBytes),
-          static_cast<unsigned long>(payload_bytes), static_cast<unsigned long>(kPayloadBytes));
+    print("firmware: buffers too small: the arena needs %zu bytes (have %zu), the payload %zu (have %zu)\n",
+          arena_bytes, kArenaBytes,
+          payload_bytes, kPayloadBytes);
     return 1;
   }
 
@@ -194,8 +194,8 @@ int run() {
   // The last 4 payload bytes are the payload's own CRC; the test checksums
   // everything before them.
   const std::uint32_t crc = ecq::crc32c(g_payload, size - 4);
-  print("firmware: %" PRIu32 " rounds of dimension %" PRIu32 ", last payload %lu bytes\n", kRounds, kDimension,
-        static_cast<unsigned long>(size));
+  print("firmware: %" PRIu32 " rounds of dimension %" PRIu32 ", last payload %zu bytes\n", kRounds, kDimension,
+        size);
   print("payload crc32c %" PRIu32 "\n", crc);
 
   return run_softmax() ? 0 : 1;
