@@ -4,8 +4,9 @@
 // (tests/runtime/compressor_test.cc) and prints the CRC-32C of the last
 // payload over semihosting. scripts/cross-test cortex-m4 compares that CRC
 // with the one the test pins for x86-64. Then it computes a softmax
-// regression gradient on a batch stored in flash, compresses it and prints
-// the loss and the payload's CRC-32C.
+// regression gradient on a batch stored in flash (softmax_case.h),
+// compresses it and prints the loss, the gradient's CRC-32C and the
+// payload's CRC-32C, which scripts/cross-test compares with the host test.
 #include <cinttypes>
 #include <cstdarg>
 #include <cstdint>
@@ -93,8 +94,7 @@ bool run_softmax() {
   shape.classes = kClasses;
   const std::size_t model_bytes = ecq::Model::required_arena_bytes(shape, kBatchRows);
   if (model_bytes == 0 || model_bytes > kModelArenaBytes) {
-    print("firmware: the model arena needs %zu bytes, have %zu\n", model_bytes,
-          kModelArenaBytes);
+    print("firmware: the model arena needs %zu bytes, have %zu\n", model_bytes, kModelArenaBytes);
     return false;
   }
   ecq::Model model;
@@ -140,8 +140,8 @@ bool run_softmax() {
     print("firmware: compressing the softmax gradient failed: %s\n", ecq::status_name(status));
     return false;
   }
-  const std::uint32_t gradient_crc = ecq::crc32c(reinterpret_cast<const std::uint8_t*>(g_softmax_gradient),
-                                                  sizeof g_softmax_gradient);
+  const std::uint32_t gradient_crc =
+      ecq::crc32c(reinterpret_cast<const std::uint8_t*>(g_softmax_gradient), sizeof g_softmax_gradient);
   print("softmax: %" PRIu32 " parameters, batch %" PRIu32 ", loss %.9g, gradient crc32c %" PRIu32
         ", payload %zu bytes\n",
         kSoftmaxParameters, kBatchRows, loss, gradient_crc, size);
@@ -167,8 +167,7 @@ int run() {
   const std::size_t payload_bytes = ecq::Compressor::max_payload_bytes(config);
   if (arena_bytes == 0 || arena_bytes > kArenaBytes || payload_bytes > kPayloadBytes) {
     print("firmware: buffers too small: the arena needs %zu bytes (have %zu), the payload %zu (have %zu)\n",
-          arena_bytes, kArenaBytes,
-          payload_bytes, kPayloadBytes);
+          arena_bytes, kArenaBytes, payload_bytes, kPayloadBytes);
     return 1;
   }
 
@@ -194,8 +193,7 @@ int run() {
   // The last 4 payload bytes are the payload's own CRC; the test checksums
   // everything before them.
   const std::uint32_t crc = ecq::crc32c(g_payload, size - 4);
-  print("firmware: %" PRIu32 " rounds of dimension %" PRIu32 ", last payload %zu bytes\n", kRounds, kDimension,
-        size);
+  print("firmware: %" PRIu32 " rounds of dimension %" PRIu32 ", last payload %zu bytes\n", kRounds, kDimension, size);
   print("payload crc32c %" PRIu32 "\n", crc);
 
   return run_softmax() ? 0 : 1;

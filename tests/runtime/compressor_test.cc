@@ -244,18 +244,17 @@ TEST_CASE("softmax gradient golden checksum") {
   shape.classes = kSoftmaxClasses;
   std::vector<std::uint8_t> model_arena(Model::required_arena_bytes(shape, kSoftmaxRows));
   Model model;
-  REQUIRE(model.init(shape, kSoftmaxRows, Span<std::uint8_t>(model_arena.data(), model_arena.size())) ==
-          Status::kOk);
+  const Span<std::uint8_t> model_span(model_arena.data(), model_arena.size());
+  REQUIRE(model.init(shape, kSoftmaxRows, model_span) == Status::kOk);
   std::vector<float> parameters(model.size());
   for (std::uint32_t i = 0; i < parameters.size(); ++i) {
     parameters[i] = softmax_parameter(i);
   }
   std::vector<float> gradient(model.size());
   double loss = 0.0;
-  REQUIRE(model.gradient(Span<const float>(parameters.data(), parameters.size()),
-                         Batch{features.data(), nullptr, kSoftmaxLabels.data(), kSoftmaxRows},
-                         Span<float>(gradient.data(), gradient.size()),
-                         &loss) == Status::kOk);
+  const Batch batch{features.data(), nullptr, kSoftmaxLabels.data(), kSoftmaxRows};
+  REQUIRE(model.gradient(Span<const float>(parameters.data(), parameters.size()), batch,
+                         Span<float>(gradient.data(), gradient.size()), &loss) == Status::kOk);
   CHECK(loss == doctest::Approx(2.2985125).epsilon(1e-7));
   const std::uint32_t gradient_crc =
       crc32c(reinterpret_cast<const std::uint8_t*>(gradient.data()), gradient.size() * sizeof(float));

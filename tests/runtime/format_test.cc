@@ -19,15 +19,15 @@ namespace {
 
 // Formats with both and checks that ecq::format_printf wrote the same text
 // and returned the same length as snprintf.
-#define CHECK_LIKE_SNPRINTF(...)                                                    \
-  do {                                                                              \
-    char expected[512];                                                             \
-    char actual[512];                                                               \
-    const int expected_size = std::snprintf(expected, sizeof expected, __VA_ARGS__); \
+#define CHECK_LIKE_SNPRINTF(...)                                                       \
+  do {                                                                                 \
+    char expected[512];                                                                \
+    char actual[512];                                                                  \
+    const int expected_size = std::snprintf(expected, sizeof expected, __VA_ARGS__);   \
     const std::size_t actual_size = format_printf(actual, sizeof actual, __VA_ARGS__); \
-    CAPTURE(expected);                                                              \
-    CHECK(std::string(actual) == std::string(expected));                            \
-    CHECK(actual_size == static_cast<std::size_t>(expected_size));                  \
+    CAPTURE(expected);                                                                 \
+    CHECK(std::string(actual) == std::string(expected));                               \
+    CHECK(actual_size == static_cast<std::size_t>(expected_size));                     \
   } while (false)
 
 TEST_CASE("format_printf integers like snprintf") {
@@ -55,12 +55,11 @@ TEST_CASE("format_printf text like snprintf") {
 }
 
 TEST_CASE("format_printf floats like snprintf") {
-  const double values[] = {0.0,       -0.0,      1.0,      -1.0,       0.5,         1.5,        2.5,
-                           0.125,     0.375,     9.5,      99.5,       999999.5,    9999995.0,  0.1,
-                           1e-5,      1.5e-5,    1e-4,     123456.0,   1234567.0,   1e15,       1e16,
-                           1e21,      1e22,      1e23,     3.14159265, 2.718281828, 1.0 / 3.0,  2.0 / 3.0,
-                           DBL_MAX,   DBL_MIN,   5e-324,   1e-300,     1e300,       0.3,        0.29,
-                           1.0000005, 0.0000995, 0.00001,  99999.95,   0.99999999,  9.9999999e9};
+  const double values[] = {
+      0.0,      -0.0,      1.0,        -1.0,        0.5,       1.5,       2.5,        0.125,      0.375,  9.5,    99.5,
+      999999.5, 9999995.0, 0.1,        1e-5,        1.5e-5,    1e-4,      123456.0,   1234567.0,  1e15,   1e16,   1e21,
+      1e22,     1e23,      3.14159265, 2.718281828, 1.0 / 3.0, 2.0 / 3.0, DBL_MAX,    DBL_MIN,    5e-324, 1e-300, 1e300,
+      0.3,      0.29,      1.0000005,  0.0000995,   0.00001,   99999.95,  0.99999999, 9.9999999e9};
   for (const double value : values) {
     CAPTURE(value);
     CHECK_LIKE_SNPRINTF("%g %e %G %E", value, value, value, value);
