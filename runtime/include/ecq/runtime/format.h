@@ -2,7 +2,7 @@
 // printf-style formatting that does not depend on the C library's printf.
 // newlib-nano, the usual C library of Cortex-M firmware, formats %f, %e and
 // %g only with _printf_float linked in, which calls malloc(), and it has no
-// z or ll length modifiers. The runtime's log lines and error descriptions
+// z length modifier. The runtime's log lines and error descriptions
 // go through this formatter on every target, so they read the same on a
 // microcontroller as on Linux.
 
