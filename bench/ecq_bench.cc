@@ -1,4 +1,5 @@
-// ecq-bench: speed and size figures of the ECQ-SGD compressor.
+// ecq-bench: speed and size figures of the ECQ-SGD compressor, and the
+// speed of the models' gradients.
 //
 // Every ratio compares two loops measured in the same run, interleaved, each
 // figure the median of --repeats runs, so machine noise cancels out as far as
@@ -383,6 +384,68 @@ Json bench_entropy(const Options& options, double* worst_overhead) {
   return result;
 }
 
+// Microseconds per Model::gradient() call on random inputs, the median of
+// --repeats runs of enough calls to take about 50 ms each.
+Json bench_models(const Options& options) {
+  struct Case {
+    const char* name;
+    ecq::ModelKind kind;
+    std::uint32_t hidden;
+    std::uint32_t rows;
+  };
+  const Case cases[] = {
+      {"mlp_784_128_10_rows_8", ecq::ModelKind::kMlp, 128, 8},
+      {"mlp_784_128_10_rows_64", ecq::ModelKind::kMlp, 128, 64},
+      {"mlp_784_128_10_rows_256", ecq::ModelKind::kMlp, 128, 256},
+      {"softmax_784_10_rows_8", ecq::ModelKind::kSoftmax, 0, 8},
+      {"softmax_784_10_rows_64", ecq::ModelKind::kSoftmax, 0, 64},
+      {"softmax_784_10_rows_256", ecq::ModelKind::kSoftmax, 0, 256},
+      {"logistic_784_rows_64", ecq::ModelKind::kLogistic, 0, 64},
+      {"logistic_784_rows_256", ecq::ModelKind::kLogistic, 0, 256},
+  };
+  Json result;
+  for (const Case& c : cases) {
+    ecq::ModelShape shape;
+    shape.kind = c.kind;
+    shape.inputs = 784;
+    shape.classes = c.kind == ecq::ModelKind::kLogistic ? 0 : 10;
+    shape.hidden = c.hidden;
+    std::vector<std::uint8_t> arena(ecq::Model::required_arena_bytes(shape, c.rows));
+    ecq::Model model;
+    check(model.init(shape, c.rows, Span<std::uint8_t>(arena.data(), arena.size())), "model init");
+    std::vector<float> parameters = gaussian(model.size(), 5);
+    std::vector<float> gradient(model.size());
+    const std::vector<float> features = gaussian(std::size_t{c.rows} * shape.inputs, 6);
+    std::vector<float> targets(c.rows);
+    std::vector<std::int32_t> labels(c.rows);
+    for (std::uint32_t i = 0; i < c.rows; ++i) {
+      targets[i] = static_cast<float>(i % 2);
+      labels[i] = static_cast<std::int32_t>(i % 10);
+    }
+    const ecq::Batch batch{features.data(), targets.data(), labels.data(), c.rows};
+    const auto step = [&] {
+      check(model.gradient(Span<const float>(parameters.data(), parameters.size()), batch,
+                           Span<float>(gradient.data(), gradient.size())),
+            "model gradient");
+    };
+    const auto start = Clock::now();
+    step();
+    const double once = std::max(seconds_since(start), 1e-7);
+    const int calls = std::max(1, static_cast<int>(0.05 / once));
+    const auto [seconds, unused] = time_pair(
+        options.repeats,
+        [&] {
+          for (int i = 0; i < calls; ++i) {
+            step();
+          }
+        },
+        [] {});
+    (void)unused;
+    result[c.name] = seconds / calls * 1e6;
+  }
+  return result;
+}
+
 void print_report(const Json& report) {
   const Json& compress = report["compress"];
   const Json& decode = report["decode"];
@@ -434,6 +497,10 @@ void print_report(const Json& report) {
       }
     }
   }
+  std::printf("\n  model gradients, 784 inputs, random batch (microseconds per Model::gradient() call)\n");
+  for (const auto& [name, microseconds] : report["model_gradient_us"].items()) {
+    std::printf("  %-40s %14.1f\n", name.c_str(), microseconds.get<double>());
+  }
 }
 
 }  // namespace
@@ -482,6 +549,7 @@ int main(int argc, char** argv) {
   report["entropy_overhead"] = bench_entropy(options, &worst_overhead);
   report["entropy_overhead_max"] = worst_overhead;
   report["entropy_overhead_target"] = kEntropyOverheadTarget;
+  report["model_gradient_us"] = bench_models(options);
   print_report(report);
 
   if (json_file.is_open()) {

@@ -4,20 +4,22 @@
 // (tests/runtime/compressor_test.cc) and prints the CRC-32C of the last
 // payload over semihosting. scripts/cross-test cortex-m4 compares that CRC
 // with the one the test pins for x86-64. Then it computes a softmax
-// regression gradient on a batch stored in flash, compresses it and prints
-// the loss and the payload's CRC-32C.
+// regression gradient on a batch stored in flash (softmax_case.h),
+// compresses it and prints the loss, the gradient's CRC-32C and the
+// payload's CRC-32C, which scripts/cross-test compares with the host test.
 #include <cinttypes>
 #include <cstdarg>
 #include <cstdint>
 #include <array>
-#include <cstdio>
 
 #include "ecq/port/log.h"
 #include "ecq/runtime/compressor.h"
 #include "ecq/runtime/crc32c.h"
+#include "ecq/runtime/format.h"
 #include "ecq/runtime/model.h"
 #include "ecq/runtime/philox.h"
 #include "semihosting.h"
+#include "softmax_case.h"
 
 namespace {
 
@@ -32,31 +34,15 @@ alignas(8) std::uint8_t g_arena[kArenaBytes];
 alignas(8) std::uint8_t g_payload[kPayloadBytes];
 float g_gradient[kDimension];
 
-// Softmax regression on Fashion-MNIST-sized samples: 28 x 28 pixels and 10
-// classes, with a batch of kBatchRows samples.
-constexpr std::uint32_t kInputs = 784;
-constexpr std::uint32_t kClasses = 10;
-constexpr std::uint32_t kBatchRows = 8;
+constexpr std::uint32_t kInputs = firmware::kSoftmaxInputs;
+constexpr std::uint32_t kClasses = firmware::kSoftmaxClasses;
+constexpr std::uint32_t kBatchRows = firmware::kSoftmaxRows;
 constexpr std::uint32_t kSoftmaxParameters = kClasses * kInputs + kClasses;
 constexpr std::size_t kModelArenaBytes = 4 * 1024;
 constexpr std::size_t kSoftmaxArenaBytes = 64 * 1024;
 
-// Synthetic pixel intensities in [0, 1], computed by the compiler so the
-// batch is stored in flash: a 32-bit xorshift generator, 8 bits per pixel.
-constexpr std::array<float, kBatchRows * kInputs> make_batch_features() {
-  std::array<float, kBatchRows * kInputs> features{};
-  std::uint32_t state = 0x9E3779B9u;
-  for (float& pixel : features) {
-    state ^= state << 13;
-    state ^= state >> 17;
-    state ^= state << 5;
-    pixel = static_cast<float>(state >> 24) / 255.0f;
-  }
-  return features;
-}
-
-constexpr std::array<float, kBatchRows * kInputs> kBatchFeatures = make_batch_features();
-constexpr std::array<std::int32_t, kBatchRows> kBatchLabels = {3, 7, 0, 9, 1, 4, 8, 2};
+// Computed by the compiler, so the batch is stored in flash.
+constexpr firmware::SoftmaxFeatures kBatchFeatures = firmware::make_softmax_features();
 
 alignas(8) std::uint8_t g_model_arena[kModelArenaBytes];
 alignas(8) std::uint8_t g_softmax_arena[kSoftmaxArenaBytes];
@@ -78,7 +64,7 @@ void print(const char* format, ...) {
   char line[160];
   va_list arguments;
   va_start(arguments, format);
-  std::vsnprintf(line, sizeof line, format, arguments);
+  ecq::vformat_printf(line, sizeof line, format, arguments);
   va_end(arguments);
   firmware::semihosting_write(line);
 }
@@ -108,8 +94,7 @@ bool run_softmax() {
   shape.classes = kClasses;
   const std::size_t model_bytes = ecq::Model::required_arena_bytes(shape, kBatchRows);
   if (model_bytes == 0 || model_bytes > kModelArenaBytes) {
-    print("firmware: the model arena needs %lu bytes, have %lu\n", static_cast<unsigned long>(model_bytes),
-          static_cast<unsigned long>(kModelArenaBytes));
+    print("firmware: the model arena needs %zu bytes, have %zu\n", model_bytes, kModelArenaBytes);
     return false;
   }
   ecq::Model model;
@@ -118,13 +103,12 @@ bool run_softmax() {
     print("firmware: model init failed: %s\n", ecq::status_name(status));
     return false;
   }
-  // Parameters in [-0.01, 0.01] from integers only.
   for (std::uint32_t i = 0; i < kSoftmaxParameters; ++i) {
-    g_parameters[i] = static_cast<float>(static_cast<std::int32_t>((i * 2654435761u) % 2001u) - 1000) * 1e-5f;
+    g_parameters[i] = firmware::softmax_parameter(i);
   }
   ecq::Batch batch;
   batch.features = kBatchFeatures.data();
-  batch.labels = kBatchLabels.data();
+  batch.labels = firmware::kSoftmaxLabels.data();
   batch.rows = kBatchRows;
   double loss = 0.0;
   status = model.gradient(ecq::Span<const float>(g_parameters, kSoftmaxParameters), batch,
@@ -139,8 +123,8 @@ bool run_softmax() {
   const std::size_t arena_bytes = ecq::Compressor::required_arena_bytes(config);
   const std::size_t payload_bytes = ecq::Compressor::max_payload_bytes(config);
   if (arena_bytes == 0 || arena_bytes > kSoftmaxArenaBytes || payload_bytes > kPayloadBytes) {
-    print("firmware: buffers too small for the softmax gradient: the arena needs %lu bytes, the payload %lu\n",
-          static_cast<unsigned long>(arena_bytes), static_cast<unsigned long>(payload_bytes));
+    print("firmware: buffers too small for the softmax gradient: the arena needs %zu bytes, the payload %zu\n",
+          arena_bytes, payload_bytes);
     return false;
   }
   ecq::Compressor compressor;
@@ -156,11 +140,12 @@ bool run_softmax() {
     print("firmware: compressing the softmax gradient failed: %s\n", ecq::status_name(status));
     return false;
   }
-  // This image's printf has no %g (CMakeLists.txt), so the loss is printed in
-  // millionths.
-  print("softmax: %" PRIu32 " parameters, batch %" PRIu32 ", loss %ld micro, payload %lu bytes, crc32c %" PRIu32 "\n",
-        kSoftmaxParameters, kBatchRows, static_cast<long>(loss * 1e6), static_cast<unsigned long>(size),
-        ecq::crc32c(g_payload, size - 4));
+  const std::uint32_t gradient_crc =
+      ecq::crc32c(reinterpret_cast<const std::uint8_t*>(g_softmax_gradient), sizeof g_softmax_gradient);
+  print("softmax: %" PRIu32 " parameters, batch %" PRIu32 ", loss %.9g, gradient crc32c %" PRIu32
+        ", payload %zu bytes\n",
+        kSoftmaxParameters, kBatchRows, loss, gradient_crc, size);
+  print("softmax payload crc32c %" PRIu32 "\n", ecq::crc32c(g_payload, size - 4));
   return true;
 }
 
@@ -181,10 +166,8 @@ int run() {
   const std::size_t arena_bytes = ecq::Compressor::required_arena_bytes(config);
   const std::size_t payload_bytes = ecq::Compressor::max_payload_bytes(config);
   if (arena_bytes == 0 || arena_bytes > kArenaBytes || payload_bytes > kPayloadBytes) {
-    // newlib-nano's printf has no z length modifier, hence the casts.
-    print("firmware: buffers too small: the arena needs %lu bytes (have %lu), the payload %lu (have %lu)\n",
-          static_cast<unsigned long>(arena_bytes), static_cast<unsigned long>(kArenaBytes),
-          static_cast<unsigned long>(payload_bytes), static_cast<unsigned long>(kPayloadBytes));
+    print("firmware: buffers too small: the arena needs %zu bytes (have %zu), the payload %zu (have %zu)\n",
+          arena_bytes, kArenaBytes, payload_bytes, kPayloadBytes);
     return 1;
   }
 
@@ -210,8 +193,7 @@ int run() {
   // The last 4 payload bytes are the payload's own CRC; the test checksums
   // everything before them.
   const std::uint32_t crc = ecq::crc32c(g_payload, size - 4);
-  print("firmware: %" PRIu32 " rounds of dimension %" PRIu32 ", last payload %lu bytes\n", kRounds, kDimension,
-        static_cast<unsigned long>(size));
+  print("firmware: %" PRIu32 " rounds of dimension %" PRIu32 ", last payload %zu bytes\n", kRounds, kDimension, size);
   print("payload crc32c %" PRIu32 "\n", crc);
 
   return run_softmax() ? 0 : 1;

@@ -14,8 +14,14 @@ namespace {
 constexpr std::uint32_t kReflectedPolynomial = 0x82F63B78u;
 
 // Table t[k][b] is the CRC of byte b followed by k zero bytes, which lets the
-// loop fold 8 input bytes per step ("slicing by 8").
-using SliceTables = std::array<std::array<std::uint32_t, 256>, 8>;
+// loop fold 8 input bytes per step ("slicing by 8"). Builds for small flash
+// keep only t[0] (1 KiB instead of 8 KiB) and fold one byte per step.
+#if ECQ_RUNTIME_SMALL_FLASH
+constexpr std::size_t kSlices = 1;
+#else
+constexpr std::size_t kSlices = 8;
+#endif
+using SliceTables = std::array<std::array<std::uint32_t, 256>, kSlices>;
 
 constexpr SliceTables make_tables() {
   SliceTables tables{};
@@ -26,7 +32,7 @@ constexpr SliceTables make_tables() {
     }
     tables[0][byte] = crc;
   }
-  for (std::size_t k = 1; k < 8; ++k) {
+  for (std::size_t k = 1; k < kSlices; ++k) {
     for (std::uint32_t byte = 0; byte < 256; ++byte) {
       const std::uint32_t previous = tables[k - 1][byte];
       tables[k][byte] = (previous >> 8) ^ tables[0][previous & 0xFFu];
@@ -72,14 +78,16 @@ bool cpu_has_sse42() {
 
 std::uint32_t crc32c_portable(const std::uint8_t* data, std::size_t size, std::uint32_t crc) {
   crc = ~crc;
-  while (size >= 8) {
-    const std::uint32_t low = load_le32(data) ^ crc;
-    const std::uint32_t high = load_le32(data + 4);
-    crc = kTables[7][low & 0xFFu] ^ kTables[6][(low >> 8) & 0xFFu] ^ kTables[5][(low >> 16) & 0xFFu] ^
-          kTables[4][low >> 24] ^ kTables[3][high & 0xFFu] ^ kTables[2][(high >> 8) & 0xFFu] ^
-          kTables[1][(high >> 16) & 0xFFu] ^ kTables[0][high >> 24];
-    data += 8;
-    size -= 8;
+  if constexpr (kSlices == 8) {
+    while (size >= 8) {
+      const std::uint32_t low = load_le32(data) ^ crc;
+      const std::uint32_t high = load_le32(data + 4);
+      crc = kTables[7][low & 0xFFu] ^ kTables[6][(low >> 8) & 0xFFu] ^ kTables[5][(low >> 16) & 0xFFu] ^
+            kTables[4][low >> 24] ^ kTables[3][high & 0xFFu] ^ kTables[2][(high >> 8) & 0xFFu] ^
+            kTables[1][(high >> 16) & 0xFFu] ^ kTables[0][high >> 24];
+      data += 8;
+      size -= 8;
+    }
   }
   while (size > 0) {
     crc = (crc >> 8) ^ kTables[0][(crc ^ *data) & 0xFFu];

@@ -1,8 +1,9 @@
 #include "ecq/runtime/log.h"
 
 #include <cstdarg>
-#include <cstdio>
 #include <cstring>
+
+#include "ecq/runtime/format.h"
 
 namespace ecq {
 namespace {
@@ -40,7 +41,7 @@ void log_message(LogLevel level, const char* format, ...) {
   char message[256];
   va_list arguments;
   va_start(arguments, format);
-  std::vsnprintf(message, sizeof message, format, arguments);
+  vformat_printf(message, sizeof message, format, arguments);
   va_end(arguments);
   if (g_sink != nullptr) {
     g_sink(level, message);

@@ -1,28 +1,15 @@
 #include "ecq/runtime/model.h"
 
-// Eigen's matrix products keep their blocking buffers on the stack up to this
-// many bytes and allocate from the heap above it. 1 MiB covers every product
-// of a 784-128-10 MLP at 256 rows, so gradient() never allocates.
-// NOTE: a gradient() call therefore needs up to about 1 MiB of stack for the
-// largest shapes; microcontroller builds with small batches need far less.
-#define EIGEN_STACK_ALLOCATION_LIMIT (1 << 20)
-#include <Eigen/Core>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 
 #include "bits.h"
+#include "dense.h"
 #include "ecq/runtime/philox.h"
 
 namespace ecq {
 namespace {
-
-using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using MatrixMap = Eigen::Map<RowMatrix>;
-using ConstMatrixMap = Eigen::Map<const RowMatrix>;
-using VectorMap = Eigen::Map<Eigen::VectorXf>;
-using ConstVectorMap = Eigen::Map<const Eigen::VectorXf>;
-using RowVectorMap = Eigen::Map<Eigen::RowVectorXf>;
-using ConstRowVectorMap = Eigen::Map<const Eigen::RowVectorXf>;
 
 constexpr std::size_t kArenaAlignment = 64;
 
@@ -52,9 +39,19 @@ std::uint64_t scratch_per_row(const ModelShape& shape) {
   return 0;
 }
 
+void scale(float* values, std::size_t count, float factor) {
+  for (std::size_t i = 0; i < count; ++i) {
+    values[i] *= factor;
+  }
+}
+
 // Numerically stable log(1 + exp(x)).
 double softplus(double x) { return x > 0.0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
 
+// NOTE: std::exp and std::log come from the C library, and glibc and newlib
+// may differ in the last bit of a double. The float results differ only when
+// that bit crosses a float rounding step, so cross-platform identity of the
+// gradient rests on the pinned golden case, not on a proof.
 // Turns row i of `logits` into softmax probabilities minus the one-hot label
 // (the gradient of the cross-entropy in the logits) and returns the row's
 // cross-entropy. Counts a correct argmax in *correct.
@@ -195,17 +192,17 @@ Status Model::check_batch(Span<const float> parameters, const Batch& batch, std:
 
 void Model::run(const float* parameters, const Batch& batch, float* gradient, double* loss_sum,
                 std::uint32_t* correct) {
-  const auto n = static_cast<Eigen::Index>(batch.rows);
-  const auto d = static_cast<Eigen::Index>(shape_.inputs);
-  const ConstMatrixMap x(batch.features, n, d);
+  const std::size_t n = batch.rows;
+  const std::size_t d = shape_.inputs;
+  const float* x = batch.features;
   const float inverse_rows = 1.0f / static_cast<float>(batch.rows);
 
   if (shape_.kind == ModelKind::kLinear || shape_.kind == ModelKind::kLogistic) {
-    const ConstVectorMap w(parameters, d);
+    const float* w = parameters;
     const float b = shape_.bias ? parameters[d] : 0.0f;
-    VectorMap residual(scratch_, n);
-    residual.noalias() = x * w;
-    for (Eigen::Index i = 0; i < n; ++i) {
+    float* residual = scratch_;
+    detail::multiply_transposed(x, n, d, w, 1, nullptr, residual);
+    for (std::size_t i = 0; i < n; ++i) {
       const double z = static_cast<double>(residual[i]) + static_cast<double>(b);
       const double y = static_cast<double>(batch.targets[i]);
       if (shape_.kind == ModelKind::kLinear) {
@@ -219,63 +216,65 @@ void Model::run(const float* parameters, const Batch& batch, float* gradient, do
       }
     }
     if (gradient != nullptr) {
-      residual *= inverse_rows;
-      VectorMap(gradient, d).noalias() = x.transpose() * residual;
+      scale(residual, n, inverse_rows);
+      // gradient = x^T residual, and the bias gradient is the residuals' sum.
+      detail::multiply(residual, 1, 1, x, 1, n, d, gradient);
       if (shape_.bias) {
-        gradient[d] = residual.sum();
+        detail::sum_rows(residual, n, 1, gradient + d);
       }
     }
     return;
   }
 
-  const auto c = static_cast<Eigen::Index>(shape_.classes);
+  const std::size_t c = shape_.classes;
   if (shape_.kind == ModelKind::kSoftmax) {
-    const ConstMatrixMap weights(parameters, c, d);
-    MatrixMap logits(scratch_, n, c);
-    logits.noalias() = x * weights.transpose();
-    if (shape_.bias) {
-      logits.rowwise() += ConstRowVectorMap(parameters + c * d, c);
-    }
-    for (Eigen::Index i = 0; i < n; ++i) {
-      *loss_sum += softmax_row(&logits(i, 0), shape_.classes, batch.labels[i], correct);
+    const float* weights = parameters;
+    float* logits = scratch_;
+    detail::multiply_transposed(x, n, d, weights, c, shape_.bias ? parameters + c * d : nullptr, logits);
+    for (std::size_t i = 0; i < n; ++i) {
+      *loss_sum += softmax_row(logits + i * c, shape_.classes, batch.labels[i], correct);
     }
     if (gradient != nullptr) {
-      logits *= inverse_rows;
-      MatrixMap(gradient, c, d).noalias() = logits.transpose() * x;
+      scale(logits, n * c, inverse_rows);
+      // gradient W = logits^T x, and the bias gradient sums the logits' rows.
+      detail::multiply(logits, 1, c, x, c, n, d, gradient);
       if (shape_.bias) {
-        RowVectorMap(gradient + c * d, c) = logits.colwise().sum();
+        detail::sum_rows(logits, n, c, gradient + c * d);
       }
     }
     return;
   }
 
   // kMlp: hidden = relu(x W1^T + b1), logits = hidden W2^T + b2.
-  const auto h = static_cast<Eigen::Index>(shape_.hidden);
-  const ConstMatrixMap w1(parameters, h, d);
-  const ConstRowVectorMap b1(parameters + h * d, h);
-  const ConstMatrixMap w2(parameters + h * d + h, c, h);
-  const ConstRowVectorMap b2(parameters + h * d + h + c * h, c);
-  MatrixMap hidden(scratch_, n, h);
-  MatrixMap logits(scratch_ + n * h, n, c);
-  hidden.noalias() = x * w1.transpose();
-  hidden.rowwise() += b1;
-  hidden = hidden.cwiseMax(0.0f);
-  logits.noalias() = hidden * w2.transpose();
-  logits.rowwise() += b2;
-  for (Eigen::Index i = 0; i < n; ++i) {
-    *loss_sum += softmax_row(&logits(i, 0), shape_.classes, batch.labels[i], correct);
+  const std::size_t h = shape_.hidden;
+  const float* w1 = parameters;
+  const float* b1 = parameters + h * d;
+  const float* w2 = parameters + h * d + h;
+  const float* b2 = parameters + h * d + h + c * h;
+  float* hidden = scratch_;
+  float* logits = scratch_ + n * h;
+  detail::multiply_transposed(x, n, d, w1, h, b1, hidden);
+  for (std::size_t k = 0; k < n * h; ++k) {
+    hidden[k] = hidden[k] > 0.0f ? hidden[k] : 0.0f;
+  }
+  detail::multiply_transposed(hidden, n, h, w2, c, b2, logits);
+  for (std::size_t i = 0; i < n; ++i) {
+    *loss_sum += softmax_row(logits + i * c, shape_.classes, batch.labels[i], correct);
   }
   if (gradient == nullptr) {
     return;
   }
-  logits *= inverse_rows;
-  MatrixMap hidden_gradient(scratch_ + n * h + n * c, n, h);
-  hidden_gradient.noalias() = logits * w2;
-  hidden_gradient = (hidden.array() > 0.0f).select(hidden_gradient, 0.0f);
-  MatrixMap(gradient + h * d + h, c, h).noalias() = logits.transpose() * hidden;
-  RowVectorMap(gradient + h * d + h + c * h, c) = logits.colwise().sum();
-  MatrixMap(gradient, h, d).noalias() = hidden_gradient.transpose() * x;
-  RowVectorMap(gradient + h * d, h) = hidden_gradient.colwise().sum();
+  scale(logits, n * c, inverse_rows);
+  // hidden_gradient = (logits W2) where the ReLU was active, 0 elsewhere.
+  float* hidden_gradient = scratch_ + n * h + n * c;
+  detail::multiply(logits, c, 1, w2, n, c, h, hidden_gradient);
+  for (std::size_t k = 0; k < n * h; ++k) {
+    hidden_gradient[k] = hidden[k] > 0.0f ? hidden_gradient[k] : 0.0f;
+  }
+  detail::multiply(logits, 1, c, hidden, c, n, h, gradient + h * d + h);
+  detail::sum_rows(logits, n, c, gradient + h * d + h + c * h);
+  detail::multiply(hidden_gradient, 1, h, x, h, n, d, gradient);
+  detail::sum_rows(hidden_gradient, n, h, gradient + h * d);
 }
 
 Status Model::gradient(Span<const float> parameters, const Batch& batch, Span<float> gradient, double* loss) {

@@ -1,7 +1,8 @@
 #include "ecq/runtime/status.h"
 
 #include <cstdarg>
-#include <cstdio>
+
+#include "ecq/runtime/format.h"
 
 namespace ecq {
 
@@ -42,9 +43,8 @@ void append(char* buffer, std::size_t capacity, std::size_t* used, const char* f
   va_list arguments;
   va_start(arguments, format);
   char* at = *used < capacity ? buffer + *used : nullptr;
-  const int written = std::vsnprintf(at, at != nullptr ? capacity - *used : 0, format, arguments);
+  *used += vformat_printf(at, at != nullptr ? capacity - *used : 0, format, arguments);
   va_end(arguments);
-  *used += written > 0 ? static_cast<std::size_t>(written) : 0;
 }
 
 unsigned long long as_integer(double value) { return static_cast<unsigned long long>(value); }
@@ -52,11 +52,11 @@ unsigned long long as_integer(double value) { return static_cast<unsigned long l
 // Formats a found or limit value of a wire-protocol error.
 void format_wire_value(Status status, double value, char* out, std::size_t capacity) {
   if (status == Status::kChecksumMismatch || status == Status::kBadMagic) {
-    std::snprintf(out, capacity, "0x%08llX", as_integer(value));
+    format_printf(out, capacity, "0x%08llX", as_integer(value));
   } else if (value >= 0.0 && value < 9.0e15 && value == static_cast<double>(as_integer(value))) {
-    std::snprintf(out, capacity, "%llu", as_integer(value));
+    format_printf(out, capacity, "%llu", as_integer(value));
   } else {
-    std::snprintf(out, capacity, "%.9g", value);
+    format_printf(out, capacity, "%.9g", value);
   }
 }
 

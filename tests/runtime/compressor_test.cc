@@ -12,6 +12,8 @@
 
 #include "ecq/runtime/crc32c.h"
 #include "ecq/runtime/log.h"
+#include "ecq/runtime/model.h"
+#include "softmax_case.h"
 #include "test_support.h"
 
 namespace ecq {
@@ -226,6 +228,47 @@ TEST_CASE("payload golden checksum") {
     MESSAGE("payload crc " << crc);
     CHECK(crc == c.expected_crc);
   }
+}
+
+// The softmax regression step of the reference firmware, on the inputs of
+// examples/firmware/softmax_case.h, compressed with the default ECQ
+// settings. The model sums in a fixed order (runtime/src/dense.h), so the
+// gradient and the payload are the same bytes on x86-64, AArch64, armhf and
+// Cortex-M4. scripts/cross-test cortex-m4 reads the payload CRC from here.
+TEST_CASE("softmax gradient golden checksum") {
+  using namespace firmware;
+  const SoftmaxFeatures features = make_softmax_features();
+  ModelShape shape;
+  shape.kind = ModelKind::kSoftmax;
+  shape.inputs = kSoftmaxInputs;
+  shape.classes = kSoftmaxClasses;
+  std::vector<std::uint8_t> model_arena(Model::required_arena_bytes(shape, kSoftmaxRows));
+  Model model;
+  const Span<std::uint8_t> model_span(model_arena.data(), model_arena.size());
+  REQUIRE(model.init(shape, kSoftmaxRows, model_span) == Status::kOk);
+  std::vector<float> parameters(model.size());
+  for (std::uint32_t i = 0; i < parameters.size(); ++i) {
+    parameters[i] = softmax_parameter(i);
+  }
+  std::vector<float> gradient(model.size());
+  double loss = 0.0;
+  const Batch batch{features.data(), nullptr, kSoftmaxLabels.data(), kSoftmaxRows};
+  REQUIRE(model.gradient(Span<const float>(parameters.data(), parameters.size()), batch,
+                         Span<float>(gradient.data(), gradient.size()), &loss) == Status::kOk);
+  CHECK(loss == doctest::Approx(2.2985125).epsilon(1e-7));
+  const std::uint32_t gradient_crc =
+      crc32c(reinterpret_cast<const std::uint8_t*>(gradient.data()), gradient.size() * sizeof(float));
+  MESSAGE("gradient crc " << gradient_crc);
+  CHECK(gradient_crc == 3808273999u);
+
+  CompressorConfig config;
+  config.dimension = model.size();
+  CompressorHarness harness(config);
+  REQUIRE(harness.init_status == Status::kOk);
+  REQUIRE(harness.step(gradient, StreamKey{1, 2, 3}) == Status::kOk);
+  const std::uint32_t payload_crc = crc32c(harness.payload.data(), harness.size - 4);
+  MESSAGE("payload crc " << payload_crc);
+  CHECK(payload_crc == 1624164660u);
 }
 
 TEST_CASE("all-zero bucket") {

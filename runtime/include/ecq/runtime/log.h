@@ -1,5 +1,6 @@
 #pragma once
-// Levelled logging for device code: printf-style formatting into a fixed
+// Levelled logging for device code: printf-style formatting with
+// ecq::vformat_printf (format.h, so %g works on newlib-nano too) into a fixed
 // stack buffer, then one call to the platform port (ecq::port::log_write).
 
 #include "ecq/port/log.h"
