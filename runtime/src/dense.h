@@ -1,10 +1,13 @@
 #pragma once
-// Dense float kernels of the models, with a summation order fixed in the
-// source. Device code is built without floating-point contraction and without
-// reassociation, so the compiler may vectorize these loops but keeps every
-// rounding step. A model gradient is therefore bit-identical on x86-64,
-// AArch64, armhf and Cortex-M4, and so is the payload that compresses it.
+// Dense float kernels of the models. They compute with Eigen's arrays, but in
+// a summation order fixed in the source, because Eigen's matrix products
+// order their sums by SIMD width and cache blocking, which differ between
+// targets. Device code is built without floating-point contraction and
+// without reassociation, so every rounding step is the same on every target.
+// A model gradient is therefore bit-identical on x86-64, AArch64, armhf and
+// Cortex-M4, and so is the payload that compresses it.
 
+#include <Eigen/Core>
 #include <cstddef>
 
 namespace ecq::detail {
@@ -14,30 +17,37 @@ namespace ecq::detail {
 /// Eight lanes fill two SSE or NEON registers.
 constexpr std::size_t kDotLanes = 8;
 
+/// The partial sums of a dot product. Eigen adds and multiplies fixed-size
+/// arrays lane by lane, so the vector code has the rounding steps of the
+/// scalar loop.
+using DotLanes = Eigen::Array<float, kDotLanes, 1>;
+static_assert(kDotLanes == 8, "dot_rows() adds the partial sums pairwise for 8 lanes");
+
 /// Writes to out[r] the sum of rows[r][k] * b[k] for k < n, for each of the
 /// kRows rows, in the order described at kDotLanes. The rows share the loads
 /// of b, and each sum has the same rounding steps as a single dot product.
 template <std::size_t kRows>
 inline void dot_rows(const float* const* rows, const float* b, std::size_t n, float* out) {
-  float lanes[kRows][kDotLanes] = {};
+  using LanesMap = Eigen::Map<const DotLanes>;
+  DotLanes lanes[kRows];
+  for (DotLanes& sums : lanes) {
+    sums.setZero();
+  }
   std::size_t k = 0;
   for (; k + kDotLanes <= n; k += kDotLanes) {
+    const LanesMap b_lanes(b + k);
     for (std::size_t r = 0; r < kRows; ++r) {
-      for (std::size_t lane = 0; lane < kDotLanes; ++lane) {
-        lanes[r][lane] += rows[r][k + lane] * b[k + lane];
-      }
+      lanes[r] += LanesMap(rows[r] + k) * b_lanes;
     }
   }
   for (std::size_t r = 0; r < kRows; ++r) {
+    DotLanes& sums = lanes[r];
     for (std::size_t lane = 0; k + lane < n; ++lane) {
-      lanes[r][lane] += rows[r][k + lane] * b[k + lane];
+      sums[static_cast<Eigen::Index>(lane)] += rows[r][k + lane] * b[k + lane];
     }
-    for (std::size_t width = kDotLanes / 2; width > 0; width /= 2) {
-      for (std::size_t lane = 0; lane < width; ++lane) {
-        lanes[r][lane] += lanes[r][lane + width];
-      }
-    }
-    out[r] = lanes[r][0];
+    sums.head<4>() += sums.tail<4>();
+    sums.head<2>() += sums.segment<2>(2);
+    out[r] = sums[0] + sums[1];
   }
 }
 
