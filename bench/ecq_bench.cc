@@ -200,6 +200,7 @@ Json bench_stages(const Options& options) {
   result["kernels"] = kernels.name;
   result["scan_ns"] = per_element([&] {
     for (std::uint32_t b = 0; b < n; b += 512) {
+      scan = detail::BucketScan{};
       kernels.scan(gradient.data() + b, error.data() + b, 512, 0.3f, 0.95f, &scan);
     }
   });

@@ -30,6 +30,7 @@ CompressorConfig worst_compressor(const DeviceConfig& config, std::uint32_t para
   worst.method = Method::kEcq;
   worst.quantizer = QuantizerConfig{config.min_bucket_size, config.max_levels, NormKind::kL2};
   worst.encoder = EncoderChoice::kAuto;
+  worst.error_buffer = config.error_buffer;
   return worst;
 }
 
@@ -41,7 +42,9 @@ std::size_t payload_buffer_bytes(const DeviceConfig& config, std::uint32_t param
     bytes = fixed;
   }
   // The same buffer holds the error-buffer blob while it is saved or restored.
-  const std::size_t blob = DeviceClient::error_blob_bytes(parameters);
+  // It fits an fp32 blob also on an fp16 device, so that restoring one is
+  // reported as an element type mismatch rather than as an unreadable blob.
+  const std::size_t blob = DeviceClient::error_blob_bytes(parameters, ErrorBufferType::kFp32);
   return blob > bytes ? blob : bytes;
 }
 
@@ -238,6 +241,9 @@ Status DeviceClient::validate_config(const DeviceConfig& config, ErrorInfo* erro
   }
   if (config.max_levels == 0 || config.max_levels > 127) {
     return invalid(error, config.max_levels, 127, "maximum quantizer levels must be 1 to 127");
+  }
+  if (config.error_buffer > ErrorBufferType::kFp16) {
+    return invalid(error, static_cast<double>(config.error_buffer), 1, "error buffer type must be kFp32 or kFp16");
   }
   if (config.max_body_size < protocol::kMaxFixedBodyBytes) {
     return invalid(error, config.max_body_size, protocol::kMaxFixedBodyBytes,
@@ -936,6 +942,7 @@ bool DeviceClient::configure_compressor(const protocol::RoundOffer& offer) {
   wanted.encoder = offer.compressor.encoder;
   wanted.use_default_compensation = offer.compressor.use_default_compensation;
   wanted.compensation = Compensation{offer.compressor.alpha, offer.compressor.beta, false};
+  wanted.error_buffer = config_.error_buffer;
   if (Compressor::required_arena_bytes(wanted) > compressor_arena_bytes_ ||
       Compressor::max_payload_bytes(wanted) > payload_capacity_) {
     log_message(LogLevel::kWarning, "device %s round %u: declined: the compressor settings need larger buffers",
@@ -948,13 +955,19 @@ bool DeviceClient::configure_compressor(const protocol::RoundOffer& offer) {
     }
     // Only the encoder changed, which leaves h valid: keep it across init().
     const Span<const float> h = compressor_.error_buffer();
+    const Span<const std::uint16_t> h_fp16 = compressor_.error_buffer_fp16();
     float* copy = detail::arena_array<float>(payload_);
+    std::uint16_t* copy_fp16 = detail::arena_array<std::uint16_t>(payload_);
     std::memcpy(copy, h.data(), sizeof(float) * h.size());
-    const std::size_t size = h.size();
+    std::memcpy(copy_fp16, h_fp16.data(), sizeof(std::uint16_t) * h_fp16.size());
     if (compressor_.init(wanted, Span<std::uint8_t>(compressor_arena_, compressor_arena_bytes_)) != Status::kOk) {
       return false;
     }
-    (void)compressor_.load_error_buffer(Span<const float>(copy, size));
+    if (!h_fp16.empty()) {
+      (void)compressor_.load_error_buffer_fp16(Span<const std::uint16_t>(copy_fp16, h_fp16.size()));
+    } else {
+      (void)compressor_.load_error_buffer(Span<const float>(copy, h.size()));
+    }
     return true;
   }
   if (compressor_.init(wanted, Span<std::uint8_t>(compressor_arena_, compressor_arena_bytes_)) != Status::kOk) {
@@ -1116,20 +1129,14 @@ void DeviceClient::apply_round_decay(std::uint32_t round_id) {
   if (config_.round_decay >= 1.0f || !has_last_round_ || round_id <= last_round_ + 1u || round_id <= last_round_) {
     return;
   }
-  const Span<const float> h = compressor_.error_buffer();
-  if (h.empty()) {
+  if (!compressor_.keeps_error_buffer()) {
     return;
   }
   const std::uint32_t missed = round_id - last_round_ - 1u;
   const float factor = static_cast<float>(std::pow(static_cast<double>(config_.round_decay), missed));
-  float* scaled = detail::arena_array<float>(payload_);
-  for (std::size_t i = 0; i < h.size(); ++i) {
-    scaled[i] = h[i] * factor;
-  }
-  if (compressor_.load_error_buffer(Span<const float>(scaled, h.size())) == Status::kOk) {
-    log_message(LogLevel::kInfo, "device %s round %u: error buffer decayed by %g for %u missed rounds",
-                config_.device_id, round_id, static_cast<double>(factor), missed);
-  }
+  compressor_.scale_error_buffer(factor);
+  log_message(LogLevel::kInfo, "device %s round %u: error buffer decayed by %g for %u missed rounds",
+              config_.device_id, round_id, static_cast<double>(factor), missed);
 }
 
 }  // namespace ecq
