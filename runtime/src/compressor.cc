@@ -378,8 +378,9 @@ Status Compressor::scan_buckets(const float* gradient, std::uint8_t* scales) {
       scale = 0.0f;  // its level step would be below the normal float range
     }
     if (keeps_error_buffer()) {
-      // |new h| <= beta |h| + |g| + scale, up to float rounding, which stays
-      // far below the 16 between 65504 and 65520, where fp16 rounding reaches Inf.
+      // |new h| <= beta |h| + |g| + scale, up to a few float roundings of
+      // relative size 2^-24. From at most 65504 that cannot reach 65520,
+      // where fp16 rounding gives Inf.
       const double limit = error_half_ != nullptr ? static_cast<double>(kHalfMax) : static_cast<double>(FLT_MAX);
       const double bound = static_cast<double>(scan.max_error_bound) + static_cast<double>(scale);
       if (!(bound <= limit)) {
@@ -392,8 +393,8 @@ Status Compressor::scan_buckets(const float* gradient, std::uint8_t* scales) {
   return Status::kOk;
 }
 
-// Scans one bucket into *scan. An fp16 h is widened one group at a time; the
-// groups are multiples of 8 elements, so the lane sums are those of one call.
+// Scans one bucket into *scan. An fp16 h is widened one group at a time. The
+// groups are multiples of 8 elements, so the lane sums equal those of one call.
 void Compressor::scan_bucket(const float* gradient, std::uint32_t begin, std::uint32_t count,
                              detail::BucketScan* scan) const {
   const detail::Kernels& kernels = detail::select_kernels(!config_.simd);

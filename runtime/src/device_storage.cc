@@ -261,7 +261,7 @@ void DeviceClient::apply_restored_error_buffer(std::uint32_t round_id) {
     return;
   }
   // The elements start at offset 48 (44 in version 1) of the 64-byte aligned
-  // payload buffer, so they are aligned for their type; the port stored them
+  // payload buffer, so they are aligned for their type. The port stored them
   // little-endian, the layout of every supported target.
   const std::uint8_t* elements = payload_ + restored_.header_bytes;
   const Status loaded =

@@ -84,10 +84,11 @@ struct SegmentParams {
 
 struct Kernels {
   /// Scans n elements of a bucket (h may be null: treated as zeros) and
-  /// merges them into *out, which holds the bucket's elements before them: a
-  /// zero BucketScan at the bucket's start. Element j of the call adds to lane
-  /// j % 8, so a bucket scanned in pieces whose sizes are multiples of 8 gives
-  /// the same sums, in the same order, as one call.
+  /// merges them into *out. *out must contain the scan of the bucket's
+  /// earlier elements, or be a zero BucketScan at the bucket's start. Element
+  /// j of the call adds to lane j % 8, so a bucket scanned in pieces whose
+  /// sizes are multiples of 8 gives the same sums, in the same order, as one
+  /// call.
   void (*scan)(const float* g, const float* h, std::uint32_t n, float alpha, float beta, BucketScan* out);
   /// Fills out[0..64) with the uniforms of group `group` of the stream.
   void (*group_uniforms)(const StreamKey& key, std::uint32_t group, float* out);

@@ -63,8 +63,8 @@ TEST_CASE("init rejects unknown error buffer type") {
 }
 
 // Runs the fp16 compressor and an fp32 one side by side. Before each step the
-// fp32 one gets the fp16 buffer widened; the payloads must be identical and
-// the fp16 buffer must equal the fp32 one rounded.
+// fp32 one gets the widened fp16 buffer. The payloads must then be identical,
+// and the new fp16 buffer must equal the new fp32 one rounded.
 void check_against_fp32(CompressorConfig config) {
   CompressorHarness half(fp16_config(config));
   CompressorHarness full(config);
