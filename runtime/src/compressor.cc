@@ -297,8 +297,7 @@ Status Compressor::load_error_buffer(Span<const float> values) {
       return fail(Status::kNonFiniteInput, i, static_cast<double>(values[i]), FLT_MAX, "error buffer element");
     }
     if (error_half_ != nullptr && half_non_finite(half_from_float(values[i]))) {
-      return fail(Status::kErrorBufferOverflow, i, static_cast<double>(values[i]), kHalfMax,
-                  "error buffer element is outside the fp16 range");
+      return fail(Status::kErrorBufferOverflow, i, static_cast<double>(values[i]), kHalfMax, "error buffer element");
     }
   }
   for (std::size_t i = 0; i < values.size(); ++i) {
@@ -384,8 +383,7 @@ Status Compressor::scan_buckets(const float* gradient, std::uint8_t* scales) {
       const double limit = error_half_ != nullptr ? static_cast<double>(kHalfMax) : static_cast<double>(FLT_MAX);
       const double bound = static_cast<double>(scan.max_error_bound) + static_cast<double>(scale);
       if (!(bound <= limit)) {
-        return fail(Status::kErrorBufferOverflow, k, bound, limit,
-                    error_half_ != nullptr ? "the fp16 error buffer would leave its range" : nullptr);
+        return fail(Status::kErrorBufferOverflow, k, bound, limit, "bucket");
       }
     }
     detail::store_f32(scales + 4u * k, scale);

@@ -144,6 +144,12 @@ TEST_CASE("fp16 error buffer overflow is rejected") {
   CHECK(harness.compressor.last_error().limit == 65504.0);
   CHECK(harness.compressor.last_error().position == 0);
   CHECK(harness.error_copy() == h);  // unchanged
+  char text[256];
+  describe_error(harness.compressor.last_error(), text, sizeof text);
+  const std::string message(text);
+  CHECK(message.find("bucket 0") != std::string::npos);
+  CHECK(message.find("fp16 error buffer, above its maximum 65504") != std::string::npos);
+  CHECK(message.find("keep the error buffer in fp32") != std::string::npos);
 
   // The fp32 buffer takes the same step.
   CompressorConfig full_config = config;
