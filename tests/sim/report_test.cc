@@ -107,6 +107,27 @@ TEST_CASE("summary json records error buffer") {
   CHECK(json["runs"][2]["error_buffer"] == "fp16");
 }
 
+TEST_CASE("error buffer range counts fp16 limits") {
+  ecq::sim::ErrorBufferRange range;
+  for (float value : {0.0f, 1e-9f, -1e-5f, 0.25f, -0.5f, 3.0f, 70000.0f}) {
+    range.add(value);
+  }
+  CHECK(range.elements == 7);
+  CHECK(range.zero == 1);
+  CHECK(range.below_fp16_subnormal == 1);  // 1e-9
+  CHECK(range.below_fp16_normal == 2);     // 1e-9 and 1e-5
+  CHECK(range.above_fp16_max == 1);
+  CHECK(range.max_abs == 70000.0);
+  CHECK(range.min_nonzero_abs == doctest::Approx(1e-9));
+  // Exponents of the six nonzero magnitudes: -30, -17, -2, -1, 1, 16.
+  CHECK(range.exponent_quantile(0.5) == -2);
+  CHECK(range.exponent_quantile(1.0) == 16);
+  CHECK(range.exponent_quantile(0.01) == -30);
+
+  const nlohmann::json json = ecq::sim::summary_json({make_run("fp32", 1, 100, {0.5})}, {}, {});
+  CHECK(json["runs"][0]["error_buffer_range"].is_null());
+}
+
 TEST_CASE("table lists every compressor") {
   ecq::sim::RunResult diverged = make_run("ef", 1, 100, {0.3});
   diverged.diverged = true;
