@@ -153,6 +153,13 @@ Json bench_compress(const Options& options) {
   const auto [entropy_s, unused] = time_pair(
       options.repeats, [&] { entropy.step(gradient, round++); }, [] {});
   (void)unused;
+  // The same fixed-width step with the error buffer in fp16, timed against
+  // the fp32 buffer in the same run.
+  CompressorConfig fp16_config = bench_config(n, ecq::Method::kEcq, 4, NormKind::kL2, EncoderChoice::kFixedWidth);
+  fp16_config.error_buffer = ecq::ErrorBufferType::kFp16;
+  Bench fp16(fp16_config);
+  const auto [fp16_s, fp32_s] = time_pair(
+      options.repeats, [&] { fp16.step(gradient, round++); }, [&] { fixed.step(gradient, round++); });
 
   Json result;
   result["elements"] = n;
@@ -164,6 +171,8 @@ Json bench_compress(const Options& options) {
   result["compress_ratio_to_floor"] = floor_s / compress_s;
   result["compress_ratio_target"] = kRatioTarget;
   result["compress_entropy_elements_per_s"] = n / entropy_s;
+  result["compress_fp16_error_buffer_elements_per_s"] = n / fp16_s;
+  result["compress_fp16_to_fp32_error_buffer_speed"] = fp32_s / fp16_s;
   result["bits_per_element_fixed_width"] = 8.0 * static_cast<double>(fixed.size) / n;
   result["bits_per_element_entropy"] = 8.0 * static_cast<double>(entropy.size) / n;
   result["entropy_encoding"] = ecq::encoding_name(entropy.view().encoding());
@@ -201,6 +210,7 @@ Json bench_stages(const Options& options) {
   result["kernels"] = kernels.name;
   result["scan_ns"] = per_element([&] {
     for (std::uint32_t b = 0; b < n; b += 512) {
+      scan = detail::BucketScan{};
       kernels.scan(gradient.data() + b, error.data() + b, 512, 0.3f, 0.95f, &scan);
     }
   });
@@ -459,6 +469,10 @@ void print_report(const Json& report) {
               compress["floor_elements_per_s"].get<double>());
   std::printf("  %-40s %14.3e\n", "compress_entropy_elements_per_s",
               compress["compress_entropy_elements_per_s"].get<double>());
+  std::printf("  %-40s %14.3e\n", "compress_fp16_error_buffer_elements_per_s",
+              compress["compress_fp16_error_buffer_elements_per_s"].get<double>());
+  std::printf("  %-40s %14.3f\n", "compress_fp16_to_fp32_error_buffer_speed",
+              compress["compress_fp16_to_fp32_error_buffer_speed"].get<double>());
   std::printf("  %-40s %14.3f\n", "bits_per_element_fixed_width",
               compress["bits_per_element_fixed_width"].get<double>());
   std::printf("  %-40s %14.3f\n", "bits_per_element_entropy", compress["bits_per_element_entropy"].get<double>());

@@ -285,6 +285,13 @@ bool Federation::run(Progress* progress, RunResult* result, std::string* error) 
       }
       result->evaluations.push_back(evaluation);
       last_accuracy = evaluation.accuracy;
+      for (const auto& device : devices_) {
+        const Compressor& compressor = device->client.compressor();
+        if (!compressor.keeps_error_buffer()) continue;
+        for (std::size_t i = 0; i < compressor.dimension(); ++i) {
+          result->error_buffer_range.add(compressor.error_value(i));
+        }
+      }
     }
     if (progress != nullptr) progress->update(round, last_accuracy, uplink);
   }

@@ -13,6 +13,7 @@
 #include "ecq/data/idx.h"
 #include "ecq/data/partition.h"
 #include "ecq/protocol/messages.h"
+#include "ecq/runtime/compressor.h"
 #include "ecq/runtime/model.h"
 #include "progress.h"
 #include "report.h"
@@ -40,6 +41,8 @@ struct FederationOptions {
   /// DeviceConfig::round_decay of every device: extra error-buffer decay per
   /// global round a device missed; 1 = off.
   float round_decay = 1.0f;
+  /// DeviceConfig::error_buffer of every device.
+  ErrorBufferType error_buffer = ErrorBufferType::kFp32;
 };
 
 /// How a TLS federation runs: the coordinator in a process of its own, the

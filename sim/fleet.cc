@@ -29,6 +29,7 @@ DeviceConfig make_device_config(const FederationOptions& options, std::uint32_t 
   config.backoff_max_ms = 1000;
   config.jitter_seed = options.seed * 7919u + index;
   config.round_decay = options.round_decay;
+  config.error_buffer = options.error_buffer;
   return config;
 }
 

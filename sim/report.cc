@@ -33,6 +33,24 @@ std::vector<std::string> compressors_in_order(const std::vector<RunResult>& runs
 // A JSON number, or null for the -1 that marks "no value".
 nlohmann::json number_or_null(double value) { return value < 0.0 ? nlohmann::json() : nlohmann::json(value); }
 
+// Null when nothing was sampled; fractions are of all sampled elements.
+nlohmann::json range_json(const ErrorBufferRange& range) {
+  if (range.elements == 0) return nlohmann::json();
+  const auto fraction = [&range](std::uint64_t count) {
+    return static_cast<double>(count) / static_cast<double>(range.elements);
+  };
+  return {{"elements", range.elements},
+          {"max_abs", range.max_abs},
+          {"min_nonzero_abs", range.min_nonzero_abs},
+          {"zero_fraction", fraction(range.zero)},
+          {"below_fp16_normal_fraction", fraction(range.below_fp16_normal)},
+          {"fp16_zero_fraction", fraction(range.below_fp16_subnormal)},
+          {"above_fp16_max_fraction", fraction(range.above_fp16_max)},
+          {"log2_abs_p01", range.exponent_quantile(0.01)},
+          {"log2_abs_p50", range.exponent_quantile(0.5)},
+          {"log2_abs_p99", range.exponent_quantile(0.99)}};
+}
+
 std::string format_bytes(double bytes) {
   static const char* const kUnits[] = {"B", "KB", "MB", "GB", "TB"};
   int unit = 0;
@@ -80,6 +98,36 @@ double final_accuracy(const RunResult& run) {
   return sum / static_cast<double>(count);
 }
 
+void ErrorBufferRange::add(float value) {
+  ++elements;
+  const double magnitude = std::fabs(static_cast<double>(value));
+  if (magnitude == 0.0) {
+    ++zero;
+    return;
+  }
+  if (magnitude < 0x1p-14) ++below_fp16_normal;
+  if (magnitude <= 0x1p-25) ++below_fp16_subnormal;
+  if (magnitude > 65504.0) ++above_fp16_max;
+  max_abs = std::max(max_abs, magnitude);
+  min_nonzero_abs = min_nonzero_abs == 0.0 ? magnitude : std::min(min_nonzero_abs, magnitude);
+  if (exponents.empty()) exponents.assign(2 * kExponentOffset, 0);
+  const int exponent = std::ilogb(magnitude) + kExponentOffset;
+  ++exponents[static_cast<std::size_t>(std::clamp(exponent, 0, 2 * kExponentOffset - 1))];
+}
+
+int ErrorBufferRange::exponent_quantile(double fraction) const {
+  const std::uint64_t nonzero = elements - zero;
+  if (nonzero == 0 || exponents.empty()) return 0;
+  std::uint64_t seen = 0;
+  for (std::size_t i = 0; i < exponents.size(); ++i) {
+    seen += exponents[i];
+    if (static_cast<double>(seen) >= fraction * static_cast<double>(nonzero)) {
+      return static_cast<int>(i) - kExponentOffset;
+    }
+  }
+  return static_cast<int>(exponents.size()) - 1 - kExponentOffset;
+}
+
 std::vector<CompressorSummary> summarize(const std::vector<RunResult>& runs) {
   std::vector<CompressorSummary> summaries;
   for (const std::string& name : compressors_in_order(runs)) {
@@ -91,6 +139,7 @@ std::vector<CompressorSummary> summarize(const std::vector<RunResult>& runs) {
     std::uint32_t ratio_count = 0;
     for (const RunResult& run : runs) {
       if (run.compressor != name) continue;
+      summary.error_buffer = run.error_buffer;
       ++summary.seeds;
       summary.uplink_bytes += static_cast<double>(run.uplink_bytes);
       summary.downlink_bytes += static_cast<double>(run.downlink_bytes);
@@ -178,6 +227,7 @@ nlohmann::json summary_json(const std::vector<RunResult>& runs, const nlohmann::
   for (const CompressorSummary& row : summarize(runs)) {
     nlohmann::json entry;
     entry["seeds"] = row.seeds;
+    entry["error_buffer"] = row.error_buffer.empty() ? nlohmann::json() : nlohmann::json(row.error_buffer);
     entry["final_accuracy"] = number_or_null(row.final_accuracy);
     entry["final_accuracy_spread"] = {number_or_null(row.final_accuracy_min), number_or_null(row.final_accuracy_max)};
     entry["uplink_bytes"] = row.uplink_bytes;
@@ -196,6 +246,7 @@ nlohmann::json summary_json(const std::vector<RunResult>& runs, const nlohmann::
   for (const RunResult& run : runs) {
     nlohmann::json entry;
     entry["compressor"] = run.compressor;
+    entry["error_buffer"] = run.error_buffer.empty() ? nlohmann::json() : nlohmann::json(run.error_buffer);
     entry["seed"] = run.seed;
     entry["final_accuracy"] = number_or_null(final_accuracy(run));
     entry["uplink_bytes"] = run.uplink_bytes;
@@ -206,6 +257,7 @@ nlohmann::json summary_json(const std::vector<RunResult>& runs, const nlohmann::
     entry["diverged_at_round"] = run.diverged ? nlohmann::json(run.diverged_at_round) : nlohmann::json();
     entry["wall_seconds"] = run.wall_seconds;
     entry["peak_device_bytes"] = run.peak_device_bytes;
+    entry["error_buffer_range"] = range_json(run.error_buffer_range);
     nlohmann::json evaluations = nlohmann::json::array();
     for (const EvaluationRecord& evaluation : run.evaluations) {
       evaluations.push_back({{"round", evaluation.round},
@@ -227,12 +279,12 @@ bool write_metrics_csv(const std::string& path, const std::vector<RunResult>& ru
     *error = "cannot create " + path + ": " + std::strerror(errno);
     return false;
   }
-  out << "compressor,seed,round,applied,updates,dropped,uplink_bytes,downlink_bytes,accuracy,loss\n";
+  out << "compressor,error_buffer,seed,round,applied,updates,dropped,uplink_bytes,downlink_bytes,accuracy,loss\n";
   for (const RunResult& run : runs) {
     std::map<std::uint32_t, const EvaluationRecord*> evaluations;
     for (const EvaluationRecord& evaluation : run.evaluations) evaluations[evaluation.round] = &evaluation;
     for (const RoundRecord& round : run.rounds) {
-      out << run.compressor << ',' << run.seed << ',' << round.round << ',' << (round.applied ? 1 : 0) << ','
+      out << run.compressor << ',' << run.error_buffer << ',' << run.seed << ',' << round.round << ',' << (round.applied ? 1 : 0) << ','
           << round.updates << ',' << round.dropped << ',' << round.uplink_bytes << ',' << round.downlink_bytes << ',';
       const auto found = evaluations.find(round.round);
       if (found != evaluations.end()) {

@@ -12,6 +12,8 @@
 //   compression_ratio  the fp32 run's uplink_bytes over this run's, same seed
 //                      and schedule; absent when fp32 was not run or either
 //                      run diverged
+//   error_buffer       "fp32" or "fp16", the element type of the devices'
+//                      error buffer; null for fp32 and qsgd, which keep none
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -42,9 +44,35 @@ struct EvaluationRecord {
   std::uint64_t downlink_bytes = 0;
 };
 
+/// Magnitudes of the devices' error-buffer elements, sampled at every
+/// evaluation, against the ranges of binary16: normal from 2^-14, subnormal
+/// down to 2^-24, and 0 at or below 2^-25.
+struct ErrorBufferRange {
+  std::uint64_t elements = 0;            ///< elements sampled, over devices and evaluations
+  std::uint64_t zero = 0;                ///< elements equal to 0
+  std::uint64_t below_fp16_normal = 0;   ///< 0 < |h| < 2^-14
+  std::uint64_t below_fp16_subnormal = 0;///< 0 < |h| <= 2^-25, which fp16 rounds to 0
+  std::uint64_t above_fp16_max = 0;      ///< |h| > 65504
+  double max_abs = 0.0;
+  double min_nonzero_abs = 0.0;          ///< 0 when every element was 0
+  /// Nonzero elements by binary exponent floor(log2 |h|), offset by
+  /// kExponentOffset.
+  std::vector<std::uint64_t> exponents;
+  static constexpr int kExponentOffset = 160;
+
+  /// Adds one element.
+  void add(float value);
+  /// Returns the exponent e such that at least `fraction` of the nonzero
+  /// elements have |h| < 2^(e + 1), or 0 without nonzero elements.
+  int exponent_quantile(double fraction) const;
+};
+
 /// One compressor on one seed.
 struct RunResult {
   std::string compressor;
+  /// Element type of the devices' error buffer, "fp32" or "fp16"; empty for
+  /// methods that keep none (fp32, qsgd).
+  std::string error_buffer;
   std::uint64_t seed = 0;
   std::vector<RoundRecord> rounds;
   std::vector<EvaluationRecord> evaluations;
@@ -57,6 +85,8 @@ struct RunResult {
   double wall_seconds = 0.0;
   std::uint64_t peak_device_bytes = 0;
   std::uint64_t peak_coordinator_rss_bytes = 0;
+  /// Filled by the inproc transport for methods with an error buffer.
+  ErrorBufferRange error_buffer_range;
 };
 
 /// Returns the mean accuracy of the last kFinalEvaluations evaluations (all
@@ -67,6 +97,7 @@ double final_accuracy(const RunResult& run);
 /// One compressor over all seeds.
 struct CompressorSummary {
   std::string compressor;
+  std::string error_buffer;  ///< as in RunResult
   std::uint32_t seeds = 0;
   std::uint32_t seeds_diverged = 0;
   double final_accuracy = -1.0;  ///< -1 when every seed diverged

@@ -56,6 +56,7 @@ struct Options {
   float beta = -1.0f;
   double divergence_loss_factor = 100.0;
   float round_decay = 1.0f;
+  std::string error_buffer = "fp32";
   std::uint32_t seeds = 1;
   std::uint64_t seed = 1;
   std::string out = "results/sim";
@@ -90,10 +91,24 @@ bool make_shape(const Options& options, const ecq::data::ImageDataset& train, ec
   return true;
 }
 
+// Parses a --compare entry, METHOD or METHOD:TYPE (ef:fp16, ecq:fp32), into
+// the offer and the devices' error buffer type; TYPE defaults to
+// --error-buffer.
 bool make_compressor(const Options& options, const std::string& name, ecq::protocol::CompressorOffer* offer,
-                     std::string* error) {
-  if (!ecq::parse_method(name.c_str(), &offer->method)) {
-    *error = "--compare entry '" + name + "' must be fp32, qsgd, ef or ecq";
+                     ecq::ErrorBufferType* error_buffer, std::string* error) {
+  const std::size_t colon = name.find(':');
+  const std::string method = name.substr(0, colon);
+  const std::string type = colon == std::string::npos ? options.error_buffer : name.substr(colon + 1);
+  if (!ecq::parse_method(method.c_str(), &offer->method)) {
+    *error = "--compare entry '" + name + "' must be fp32, qsgd, ef or ecq, optionally with :fp32 or :fp16";
+    return false;
+  }
+  if (!ecq::parse_error_buffer_type(type.c_str(), error_buffer)) {
+    *error = "--compare entry '" + name + "' has the error buffer type '" + type + "'; use fp32 or fp16";
+    return false;
+  }
+  if (colon != std::string::npos && offer->method != ecq::Method::kEf && offer->method != ecq::Method::kEcq) {
+    *error = "--compare entry '" + name + "': only ef and ecq keep an error buffer, so only they take :" + type;
     return false;
   }
   offer->quantizer.levels = options.levels;
@@ -189,6 +204,7 @@ nlohmann::json settings_json(const Options& options) {
           {"beta", options.beta < 0.0f ? nlohmann::json("default") : nlohmann::json(options.beta)},
           {"divergence_loss_factor", options.divergence_loss_factor},
           {"round_decay", options.round_decay},
+          {"error_buffer", options.error_buffer},
           {"seeds", options.seeds},
           {"first_seed", options.seed}};
 }
@@ -226,7 +242,13 @@ void add_options(CLI::App& app, Options& options) {
   app.add_option("--rounds", options.rounds, "rounds per run")->check(CLI::Range(1u, 10000000u));
   app.add_option("--eval-every", options.eval_every, "rounds between test-set evaluations")
       ->check(CLI::Range(1u, 10000000u));
-  app.add_option("--compare", options.compare, "comma-separated compressors to run on the same schedule: fp32,qsgd,ef,ecq");
+  app.add_option("--compare", options.compare,
+                 "comma-separated compressors to run on the same schedule: fp32, qsgd, ef, ecq; ef and ecq take an "
+                 "error buffer type as ecq:fp16 or ecq:fp32");
+  app.add_option("--error-buffer", options.error_buffer,
+                 "element type of the devices' ef and ecq error buffer where a --compare entry names none: fp32 "
+                 "(4 bytes per parameter) or fp16 (2 bytes, IEEE binary16)")
+      ->check(CLI::IsMember({"fp32", "fp16"}));
   app.add_option("--levels,-s", options.levels, "quantization levels s, 1 to 127")->check(CLI::Range(1u, 127u));
   app.add_option("--bucket-size", options.bucket_size, "elements per quantization bucket")
       ->check(CLI::Range(1u, 1u << 30));
@@ -284,8 +306,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::vector<ecq::protocol::CompressorOffer> offers(compressors.size());
+  std::vector<ecq::ErrorBufferType> error_buffers(compressors.size());
   for (std::size_t i = 0; i < compressors.size(); ++i) {
-    if (!make_compressor(options, compressors[i], &offers[i], &error)) {
+    if (!make_compressor(options, compressors[i], &offers[i], &error_buffers[i], &error)) {
       std::fprintf(stderr, "ecq-sim: %s\n", error.c_str());
       return 2;
     }
@@ -357,9 +380,13 @@ int main(int argc, char** argv) {
       federation.compressor = offers[i];
       federation.divergence_loss_factor = options.divergence_loss_factor;
       federation.round_decay = options.round_decay;
+      federation.error_buffer = error_buffers[i];
 
       ecq::sim::RunResult result;
       result.compressor = compressors[i];
+      if (offers[i].method == ecq::Method::kEf || offers[i].method == ecq::Method::kEcq) {
+        result.error_buffer = ecq::error_buffer_type_name(error_buffers[i]);
+      }
       result.seed = seed;
       ecq::sim::Progress progress(compressors[i] + " seed " + std::to_string(seed), options.rounds);
       bool ok = false;
@@ -368,7 +395,9 @@ int main(int argc, char** argv) {
         tls.coordinator_program = coordinator_program;
         tls.work_dir = options.out + "/tls";
         tls.threads = options.threads;
-        tls.log_name = "coordinator-" + compressors[i] + "-seed" + std::to_string(seed) + ".log";
+        std::string label = compressors[i];
+        std::replace(label.begin(), label.end(), ':', '-');
+        tls.log_name = "coordinator-" + label + "-seed" + std::to_string(seed) + ".log";
         ok = ecq::sim::run_tls_federation(federation, tls, train, test, partition, &progress, &result, &error);
       } else {
         ok = ecq::sim::run_federation(federation, train, test, partition, &progress, &result, &error);

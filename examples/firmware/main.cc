@@ -2,11 +2,13 @@
 // compressor on the inputs of the "payload golden checksum" test case with
 // s = 2, l2 buckets of 384 and automatic encoding
 // (tests/runtime/compressor_test.cc) and prints the CRC-32C of the last
-// payload over semihosting. scripts/cross-test cortex-m4 compares that CRC
-// with the one the test pins for x86-64. Then it computes a softmax
-// regression gradient on a batch stored in flash (softmax_case.h),
-// compresses it and prints the loss, the gradient's CRC-32C and the
-// payload's CRC-32C, which scripts/cross-test compares with the host test.
+// payload over semihosting, then the same with s = 4 and an fp16 error buffer
+// ("payload golden checksum with fp16 error buffer"). scripts/cross-test
+// cortex-m4 compares both CRCs with the ones the tests pin for x86-64. Then
+// it computes a softmax regression gradient on a batch stored in flash
+// (softmax_case.h), compresses it and prints the loss, the gradient's CRC-32C
+// and the payload's CRC-32C, which scripts/cross-test compares with the host
+// test.
 #include <cinttypes>
 #include <cstdarg>
 #include <cstdint>
@@ -149,6 +151,42 @@ bool run_softmax() {
   return true;
 }
 
+// Runs kRounds steps of the "payload golden checksum" inputs through a
+// compressor with `config` and stores the CRC-32C of the last payload,
+// without its own trailing CRC, as the test computes it.
+bool golden_payload_crc(const ecq::CompressorConfig& config, std::uint32_t* crc) {
+  const std::size_t arena_bytes = ecq::Compressor::required_arena_bytes(config);
+  const std::size_t payload_bytes = ecq::Compressor::max_payload_bytes(config);
+  if (arena_bytes == 0 || arena_bytes > kArenaBytes || payload_bytes > kPayloadBytes) {
+    print("firmware: buffers too small: the arena needs %zu bytes (have %zu), the payload %zu (have %zu)\n",
+          arena_bytes, kArenaBytes, payload_bytes, kPayloadBytes);
+    return false;
+  }
+
+  ecq::Compressor compressor;
+  ecq::Status status = compressor.init(config, ecq::Span<std::uint8_t>(g_arena, arena_bytes));
+  if (status != ecq::Status::kOk) {
+    print("firmware: compressor init failed: %s\n", ecq::status_name(status));
+    return false;
+  }
+
+  std::size_t size = 0;
+  for (std::uint32_t round = 0; round < kRounds; ++round) {
+    make_gradient(round, g_gradient);
+    const ecq::StreamKey key{0x1234567890ull, 77, round};
+    status = compressor.compress(ecq::Span<const float>(g_gradient, kDimension), key,
+                                 ecq::Span<std::uint8_t>(g_payload, payload_bytes), &size);
+    if (status != ecq::Status::kOk) {
+      print("firmware: compress failed in round %" PRIu32 ": %s\n", round, ecq::status_name(status));
+      return false;
+    }
+  }
+  *crc = ecq::crc32c(g_payload, size - 4);
+  print("firmware: %" PRIu32 " rounds of dimension %" PRIu32 " with an %s error buffer, last payload %zu bytes\n",
+        kRounds, kDimension, ecq::error_buffer_type_name(config.error_buffer), size);
+  return true;
+}
+
 }  // namespace
 
 // Called by reset_handler() in startup.cc once memory is set up.
@@ -162,39 +200,20 @@ int run() {
   config.encoder = ecq::EncoderChoice::kAuto;
   config.use_default_compensation = false;
   config.compensation = ecq::Compensation{0.3f, 0.9f, true};
-
-  const std::size_t arena_bytes = ecq::Compressor::required_arena_bytes(config);
-  const std::size_t payload_bytes = ecq::Compressor::max_payload_bytes(config);
-  if (arena_bytes == 0 || arena_bytes > kArenaBytes || payload_bytes > kPayloadBytes) {
-    print("firmware: buffers too small: the arena needs %zu bytes (have %zu), the payload %zu (have %zu)\n",
-          arena_bytes, kArenaBytes, payload_bytes, kPayloadBytes);
+  std::uint32_t crc = 0;
+  if (!golden_payload_crc(config, &crc)) {
     return 1;
   }
-
-  ecq::Compressor compressor;
-  ecq::Status status = compressor.init(config, ecq::Span<std::uint8_t>(g_arena, arena_bytes));
-  if (status != ecq::Status::kOk) {
-    print("firmware: compressor init failed: %s\n", ecq::status_name(status));
-    return 1;
-  }
-
-  std::size_t size = 0;
-  for (std::uint32_t round = 0; round < kRounds; ++round) {
-    make_gradient(round, g_gradient);
-    const ecq::StreamKey key{0x1234567890ull, 77, round};
-    status = compressor.compress(ecq::Span<const float>(g_gradient, kDimension), key,
-                                 ecq::Span<std::uint8_t>(g_payload, payload_bytes), &size);
-    if (status != ecq::Status::kOk) {
-      print("firmware: compress failed in round %" PRIu32 ": %s\n", round, ecq::status_name(status));
-      return 1;
-    }
-  }
-
-  // The last 4 payload bytes are the payload's own CRC; the test checksums
-  // everything before them.
-  const std::uint32_t crc = ecq::crc32c(g_payload, size - 4);
-  print("firmware: %" PRIu32 " rounds of dimension %" PRIu32 ", last payload %zu bytes\n", kRounds, kDimension, size);
   print("payload crc32c %" PRIu32 "\n", crc);
+
+  // The case of "payload golden checksum with fp16 error buffer": s = 4 and
+  // the error buffer in binary16.
+  config.quantizer.levels = 4;
+  config.error_buffer = ecq::ErrorBufferType::kFp16;
+  if (!golden_payload_crc(config, &crc)) {
+    return 1;
+  }
+  print("fp16 payload crc32c %" PRIu32 "\n", crc);
 
   return run_softmax() ? 0 : 1;
 }

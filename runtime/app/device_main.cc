@@ -74,6 +74,7 @@ struct Options {
   std::uint32_t backoff_min_ms = 500;
   std::uint32_t backoff_max_ms = 60000;
   float round_decay = 1.0f;
+  std::string error_buffer = "fp32";
   std::string log_level = "info";
 };
 
@@ -318,6 +319,11 @@ void add_options(CLI::App& app, Options* o) {
   app.add_option("--round-decay", o->round_decay,
                  "Extra error-buffer decay per global round missed, above 0 and at most 1 (1 = off)")
       ->capture_default_str();
+  app.add_option("--error-buffer", o->error_buffer,
+                 "Element type of the ef and ecq error buffer: fp32 (4 bytes per parameter) or fp16 (2 bytes, "
+                 "IEEE binary16); the payload is the same for both")
+      ->check(CLI::IsMember({"fp32", "fp16"}))
+      ->capture_default_str();
   app.add_option("--log-level", o->log_level, "Least severe log level printed: error, warning, info or debug")
       ->check(CLI::IsMember({"error", "warning", "info", "debug"}))
       ->capture_default_str();
@@ -534,6 +540,8 @@ int run(int argc, char** argv) {
   config.backoff_max_ms = o.backoff_max_ms;
   config.save_every = o.save_every;
   config.round_decay = o.round_decay;
+  // CLI11 has checked the name, so parsing cannot fail here.
+  (void)ecq::parse_error_buffer_type(o.error_buffer.c_str(), &config.error_buffer);
   config.jitter_seed = ecq::port::monotonic_ms() ^ (o.seed << 16) ^ o.device_index;
   // Blobs are named after the device, so devices can share a state directory.
   const std::string prefix = o.id.size() <= 31 ? o.id + "-" : std::string("ecq-");

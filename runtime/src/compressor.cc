@@ -15,6 +15,7 @@
 namespace ecq {
 namespace detail {
 void add_payload_flushed(const PayloadView& view, float* sum);
+void add_payload_flushed_fp16(const PayloadView& view, std::uint16_t* sum);
 }  // namespace detail
 
 namespace {
@@ -25,6 +26,25 @@ using detail::non_finite;
 constexpr std::size_t kArenaAlignment = 64;
 
 bool keeps_error(Method method) { return method == Method::kEf || method == Method::kEcq; }
+
+bool fp16_error(const CompressorConfig& config) {
+  return keeps_error(config.method) && config.error_buffer == ErrorBufferType::kFp16;
+}
+
+// Widens binary16 values to floats, exactly.
+void widen(const std::uint16_t* half, std::uint32_t count, float* out) {
+  for (std::uint32_t i = 0; i < count; ++i) {
+    out[i] = half_to_float(half[i]);
+  }
+}
+
+// Rounds floats to binary16, to nearest even. The caller has checked that
+// every magnitude stays below 65520, so no value becomes Inf.
+void narrow(const float* values, std::uint32_t count, std::uint16_t* out) {
+  for (std::uint32_t i = 0; i < count; ++i) {
+    out[i] = half_from_float(values[i]);
+  }
+}
 
 std::uint32_t bucket_count(const CompressorConfig& config) {
   return static_cast<std::uint32_t>((static_cast<std::uint64_t>(config.dimension) + config.quantizer.bucket_size - 1) /
@@ -43,7 +63,8 @@ bool valid_shape(const CompressorConfig& config) {
   if (config.method == Method::kFp32) {
     return raw_payload_bytes(config.dimension) != 0;
   }
-  return config.method <= Method::kEcq && fixed_width_payload_bytes(config.dimension, config.quantizer) != 0;
+  return config.method <= Method::kEcq && config.error_buffer <= ErrorBufferType::kFp16 &&
+         fixed_width_payload_bytes(config.dimension, config.quantizer) != 0;
 }
 
 bool needs_scratch(const CompressorConfig& config) {
@@ -80,6 +101,28 @@ const char* method_name(Method method) {
   return "unknown";
 }
 
+const char* error_buffer_type_name(ErrorBufferType type) {
+  switch (type) {
+    case ErrorBufferType::kFp32: return "fp32";
+    case ErrorBufferType::kFp16: return "fp16";
+  }
+  return "unknown";
+}
+
+bool parse_error_buffer_type(const char* name, ErrorBufferType* type) {
+  for (ErrorBufferType candidate : {ErrorBufferType::kFp32, ErrorBufferType::kFp16}) {
+    if (std::strcmp(name, error_buffer_type_name(candidate)) == 0) {
+      *type = candidate;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::size_t error_buffer_element_bytes(ErrorBufferType type) {
+  return type == ErrorBufferType::kFp16 ? sizeof(std::uint16_t) : sizeof(float);
+}
+
 bool parse_method(const char* name, Method* method) {
   for (Method candidate : {Method::kFp32, Method::kQsgd, Method::kEf, Method::kEcq}) {
     if (std::strcmp(name, method_name(candidate)) == 0) {
@@ -109,7 +152,7 @@ std::size_t Compressor::required_arena_bytes(const CompressorConfig& config) {
   }
   std::size_t bytes = kArenaAlignment - 1;
   if (keeps_error(config.method)) {
-    bytes += sizeof(float) * static_cast<std::size_t>(config.dimension);
+    bytes += error_buffer_element_bytes(config.error_buffer) * static_cast<std::size_t>(config.dimension);
   }
   if (needs_scratch(config) && !config.gradient_as_scratch) {
     bytes += fixed_symbol_bytes(config);
@@ -145,6 +188,10 @@ Status Compressor::init(const CompressorConfig& config, Span<std::uint8_t> arena
       last_error_ = quantizer_error;
       return quantizer_error.status;
     }
+  }
+  if (config.error_buffer > ErrorBufferType::kFp16) {
+    return fail(Status::kInvalidArgument, 0, static_cast<double>(config.error_buffer), 0,
+                "error buffer type must be kFp32 or kFp16");
   }
   if (!valid_shape(config)) {
     return fail(Status::kInvalidArgument, 0, config.dimension, 0,
@@ -189,11 +236,16 @@ Status Compressor::init(const CompressorConfig& config, Span<std::uint8_t> arena
   const auto address = reinterpret_cast<std::uintptr_t>(arena.data());
   std::uint8_t* cursor = arena.data() + ((kArenaAlignment - address % kArenaAlignment) % kArenaAlignment);
   error_ = nullptr;
+  error_half_ = nullptr;
   scratch_ = nullptr;
   scratch_bytes_ = 0;
-  if (keeps_error(config.method)) {
+  if (fp16_error(config)) {
+    error_half_ = detail::arena_array<std::uint16_t>(cursor);
+  } else if (keeps_error(config.method)) {
     error_ = detail::arena_array<float>(cursor);
-    cursor += sizeof(float) * static_cast<std::size_t>(config.dimension);
+  }
+  if (keeps_error(config.method)) {
+    cursor += error_buffer_element_bytes(config.error_buffer) * static_cast<std::size_t>(config.dimension);
   }
   if (needs_scratch(config) && !config.gradient_as_scratch) {
     scratch_ = cursor;
@@ -212,7 +264,14 @@ void Compressor::reset_error_buffer() {
   if (error_ != nullptr) {
     std::memset(error_, 0, sizeof(float) * static_cast<std::size_t>(config_.dimension));
   }
+  if (error_half_ != nullptr) {
+    std::memset(error_half_, 0, sizeof(std::uint16_t) * static_cast<std::size_t>(config_.dimension));
+  }
   rollback_armed_ = false;
+}
+
+float Compressor::error_value(std::size_t i) const {
+  return error_half_ != nullptr ? half_to_float(error_half_[i]) : error_[i];
 }
 
 Status Compressor::scale_error_buffer(float factor) {
@@ -223,9 +282,13 @@ Status Compressor::scale_error_buffer(float factor) {
     return fail(Status::kInvalidArgument, 0, static_cast<double>(factor), 1.0,
                 "error buffer scale factor must be in [0, 1]");
   }
-  if (error_ != nullptr) {
-    for (std::uint32_t i = 0; i < config_.dimension; ++i) {
-      error_[i] = flush(error_[i] * factor);
+  const std::size_t count = keeps_error_buffer() ? config_.dimension : 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const float scaled = flush(error_value(i) * factor);
+    if (error_half_ != nullptr) {
+      error_half_[i] = half_from_float(scaled);
+    } else {
+      error_[i] = scaled;
     }
   }
   rollback_armed_ = false;
@@ -233,26 +296,62 @@ Status Compressor::scale_error_buffer(float factor) {
 }
 
 Status Compressor::load_error_buffer(Span<const float> values) {
-  if (!initialized_) {
-    return fail(Status::kNotInitialized);
-  }
-  if (error_ == nullptr) {
-    return fail(Status::kInvalidArgument, 0, static_cast<double>(values.size()), 0,
-                "error buffer values given, but this method (fp32 or qsgd) keeps no error buffer");
-  }
-  if (values.size() != config_.dimension) {
-    return fail(Status::kInvalidArgument, 0, static_cast<double>(values.size()), config_.dimension,
-                "error buffer values must have one element per dimension");
+  const Status usable = check_error_values(values.size());
+  if (usable != Status::kOk) {
+    return usable;
   }
   for (std::size_t i = 0; i < values.size(); ++i) {
     if (non_finite(values[i])) {
       return fail(Status::kNonFiniteInput, i, static_cast<double>(values[i]), FLT_MAX, "error buffer element");
     }
+    if (error_half_ != nullptr && half_non_finite(half_from_float(values[i]))) {
+      return fail(Status::kErrorBufferOverflow, i, static_cast<double>(values[i]), kHalfMax, "error buffer element");
+    }
   }
   for (std::size_t i = 0; i < values.size(); ++i) {
-    error_[i] = flush(values[i]);
+    if (error_half_ != nullptr) {
+      error_half_[i] = half_from_float(flush(values[i]));
+    } else {
+      error_[i] = flush(values[i]);
+    }
   }
   rollback_armed_ = false;
+  return Status::kOk;
+}
+
+Status Compressor::load_error_buffer_fp16(Span<const std::uint16_t> values) {
+  const Status usable = check_error_values(values.size());
+  if (usable != Status::kOk) {
+    return usable;
+  }
+  if (error_half_ == nullptr) {
+    return fail(Status::kInvalidArgument, 0, static_cast<double>(values.size()), 0,
+                "fp16 error buffer values given, but this compressor keeps an fp32 error buffer");
+  }
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (half_non_finite(values[i])) {
+      return fail(Status::kNonFiniteInput, i, static_cast<double>(half_to_float(values[i])), kHalfMax,
+                  "error buffer element");
+    }
+  }
+  std::memcpy(error_half_, values.data(), sizeof(std::uint16_t) * values.size());
+  rollback_armed_ = false;
+  return Status::kOk;
+}
+
+// Checks that the compressor is ready for `count` error-buffer values.
+Status Compressor::check_error_values(std::size_t count) {
+  if (!initialized_) {
+    return fail(Status::kNotInitialized);
+  }
+  if (!keeps_error_buffer()) {
+    return fail(Status::kInvalidArgument, 0, static_cast<double>(count), 0,
+                "error buffer values given, but this method (fp32 or qsgd) keeps no error buffer");
+  }
+  if (count != config_.dimension) {
+    return fail(Status::kInvalidArgument, 0, static_cast<double>(count), config_.dimension,
+                "error buffer values must have one element per dimension");
+  }
   return Status::kOk;
 }
 
@@ -260,16 +359,14 @@ Status Compressor::load_error_buffer(Span<const float> values) {
 // scale. It writes nothing but the scales, so a rejected step leaves h as it
 // was.
 Status Compressor::scan_buckets(const float* gradient, std::uint8_t* scales) {
-  const detail::Kernels& kernels = detail::select_kernels(!config_.simd);
   const std::uint32_t dimension = config_.dimension;
   const std::uint32_t bucket = config_.quantizer.bucket_size;
   const float zero_below = static_cast<float>(config_.quantizer.levels) * FLT_MIN;
 
   for (std::uint32_t k = 0, begin = 0; begin < dimension; ++k, begin += bucket) {
     const std::uint32_t count = dimension - begin < bucket ? dimension - begin : bucket;
-    const float* error = error_ != nullptr ? error_ + begin : nullptr;
     detail::BucketScan scan;
-    kernels.scan(gradient + begin, error, count, compensation_.alpha, compensation_.beta, &scan);
+    scan_bucket(gradient, begin, count, &scan);
     if (scan.non_finite) {
       return report_non_finite(gradient, begin, count, k);
     }
@@ -287,15 +384,37 @@ Status Compressor::scan_buckets(const float* gradient, std::uint8_t* scales) {
     if (scale < zero_below) {
       scale = 0.0f;  // its level step would be below the normal float range
     }
-    if (error_ != nullptr) {
+    if (keeps_error_buffer()) {
+      // |new h| <= beta |h| + |g| + scale, up to a few float roundings of
+      // relative size 2^-24. From at most 65504 that cannot reach 65520,
+      // where fp16 rounding gives Inf.
+      const double limit = error_half_ != nullptr ? static_cast<double>(kHalfMax) : static_cast<double>(FLT_MAX);
       const double bound = static_cast<double>(scan.max_error_bound) + static_cast<double>(scale);
-      if (!(bound <= static_cast<double>(FLT_MAX))) {
-        return fail(Status::kErrorBufferOverflow, k, bound, FLT_MAX);
+      if (!(bound <= limit)) {
+        return fail(Status::kErrorBufferOverflow, k, bound, limit, "bucket");
       }
     }
     detail::store_f32(scales + 4u * k, scale);
   }
   return Status::kOk;
+}
+
+// Scans one bucket into *scan. An fp16 h is widened one group at a time. The
+// groups are multiples of 8 elements, so the lane sums equal those of one call.
+void Compressor::scan_bucket(const float* gradient, std::uint32_t begin, std::uint32_t count,
+                             detail::BucketScan* scan) const {
+  const detail::Kernels& kernels = detail::select_kernels(!config_.simd);
+  if (error_half_ == nullptr) {
+    const float* error = error_ != nullptr ? error_ + begin : nullptr;
+    kernels.scan(gradient + begin, error, count, compensation_.alpha, compensation_.beta, scan);
+    return;
+  }
+  float widened[detail::kGroupElements];
+  for (std::uint32_t at = begin; at < begin + count; at += detail::kGroupElements) {
+    const std::uint32_t n = begin + count - at < detail::kGroupElements ? begin + count - at : detail::kGroupElements;
+    widen(error_half_ + at, n, widened);
+    kernels.scan(gradient + at, widened, n, compensation_.alpha, compensation_.beta, scan);
+  }
 }
 
 // Names the first NaN or Inf in the bucket, or reports that g + alpha h
@@ -306,8 +425,8 @@ Status Compressor::report_non_finite(const float* gradient, std::uint32_t begin,
     if (non_finite(gradient[i])) {
       return fail(Status::kNonFiniteInput, i, static_cast<double>(gradient[i]), FLT_MAX, "gradient element");
     }
-    if (error_ != nullptr && non_finite(error_[i])) {
-      return fail(Status::kNonFiniteInput, i, static_cast<double>(error_[i]), FLT_MAX, "error buffer element");
+    if (keeps_error_buffer() && non_finite(error_value(i))) {
+      return fail(Status::kNonFiniteInput, i, static_cast<double>(error_value(i)), FLT_MAX, "error buffer element");
     }
   }
   return fail(Status::kErrorBufferOverflow, bucket, HUGE_VAL, FLT_MAX);
@@ -327,6 +446,7 @@ void Compressor::quantize_groups(const float* gradient, const StreamKey& key, co
   detail::SegmentParams params{compensation_.alpha, compensation_.beta, 0.0f, 0.0f, static_cast<float>(levels), levels};
   std::uint32_t params_bucket = UINT32_MAX;
   float uniforms[detail::kGroupElements];
+  float widened[detail::kGroupElements];
   std::uint8_t codes[detail::kGroupElements];
 
   detail::BucketCursor cursor(bucket, dimension);
@@ -340,8 +460,16 @@ void Compressor::quantize_groups(const float* gradient, const StreamKey& key, co
             scale > 0.0f ? static_cast<float>(static_cast<double>(levels) / static_cast<double>(scale)) : 0.0f;
         params_bucket = k;
       }
-      kernels.quantize(gradient + begin, error_ != nullptr ? error_ + begin : nullptr, end - begin,
-                       uniforms + (begin - first), params, codes + (begin - first));
+      if (error_half_ != nullptr) {
+        // The piece lies within one group, so it fits the 64-float buffer.
+        widen(error_half_ + begin, end - begin, widened);
+        kernels.quantize(gradient + begin, widened, end - begin, uniforms + (begin - first), params,
+                         codes + (begin - first));
+        narrow(widened, end - begin, error_half_ + begin);
+      } else {
+        kernels.quantize(gradient + begin, error_ != nullptr ? error_ + begin : nullptr, end - begin,
+                         uniforms + (begin - first), params, codes + (begin - first));
+      }
     });
     detail::pack_group(codes, count, bits, symbols + static_cast<std::size_t>(group) * 8u * bits);
     if (histogram != nullptr) {
@@ -461,7 +589,7 @@ Status Compressor::compress_with_scratch(Span<const float> gradient, std::uint8_
   write_header(payload, encoding, config_, static_cast<std::uint32_t>(body));
   *out_size = seal(payload, static_cast<std::size_t>(symbols - payload) + body);
 
-  rollback_armed_ = error_ != nullptr;
+  rollback_armed_ = keeps_error_buffer();
   last_size_ = *out_size;
   last_crc_ = detail::load_u32(payload + *out_size - kPayloadChecksumBytes);
   last_error_ = ErrorInfo{};
@@ -472,7 +600,7 @@ Status Compressor::rollback(Span<const std::uint8_t> payload) {
   if (!initialized_) {
     return fail(Status::kNotInitialized);
   }
-  if (error_ == nullptr) {
+  if (!keeps_error_buffer()) {
     return Status::kOk;
   }
   if (!rollback_armed_) {
@@ -494,7 +622,11 @@ Status Compressor::rollback(Span<const std::uint8_t> payload) {
     return fail(Status::kStalePayload, view.size_bytes() - kPayloadChecksumBytes, view.checksum(), last_crc_,
                 "the payload is not the last one compressed");
   }
-  detail::add_payload_flushed(view, error_);
+  if (error_half_ != nullptr) {
+    detail::add_payload_flushed_fp16(view, error_half_);
+  } else {
+    detail::add_payload_flushed(view, error_);
+  }
   rollback_armed_ = false;
   last_error_ = ErrorInfo{};
   return Status::kOk;

@@ -36,6 +36,7 @@ CompressorConfig worst_compressor(const DeviceConfig& config, std::uint32_t para
   worst.quantizer = QuantizerConfig{config.min_bucket_size, config.max_levels, NormKind::kL2};
   worst.encoder = EncoderChoice::kAuto;
   worst.gradient_as_scratch = true;
+  worst.error_buffer = config.error_buffer;
   return worst;
 }
 
@@ -55,10 +56,12 @@ std::size_t payload_buffer_bytes(const DeviceConfig& config, std::uint32_t param
 }
 
 // The gradient buffer also holds the error-buffer blob while it is saved or
-// restored, when no gradient is in use.
+// restored, when no gradient is in use. It fits an fp32 blob also on an fp16
+// device, so that restoring one is reported as an element type mismatch
+// rather than as an unreadable blob.
 std::size_t gradient_buffer_bytes(std::uint32_t parameters) {
   const std::size_t vector = sizeof(float) * parameters;
-  const std::size_t blob = DeviceClient::error_blob_bytes(parameters);
+  const std::size_t blob = DeviceClient::error_blob_bytes(parameters, ErrorBufferType::kFp32);
   return blob > vector ? blob : vector;
 }
 
@@ -255,6 +258,9 @@ Status DeviceClient::validate_config(const DeviceConfig& config, ErrorInfo* erro
   }
   if (config.max_levels == 0 || config.max_levels > 127) {
     return invalid(error, config.max_levels, 127, "maximum quantizer levels must be 1 to 127");
+  }
+  if (config.error_buffer > ErrorBufferType::kFp16) {
+    return invalid(error, static_cast<double>(config.error_buffer), 1, "error buffer type must be kFp32 or kFp16");
   }
   if (config.max_body_size < protocol::kMaxFixedBodyBytes) {
     return invalid(error, config.max_body_size, protocol::kMaxFixedBodyBytes,
@@ -970,6 +976,7 @@ bool DeviceClient::configure_compressor(const protocol::RoundOffer& offer) {
   wanted.use_default_compensation = offer.compressor.use_default_compensation;
   wanted.compensation = Compensation{offer.compressor.alpha, offer.compressor.beta, false};
   wanted.gradient_as_scratch = true;
+  wanted.error_buffer = config_.error_buffer;
   if (Compressor::required_arena_bytes(wanted) > compressor_arena_bytes_ ||
       Compressor::max_payload_bytes(wanted) > payload_capacity_) {
     log_message(LogLevel::kWarning, "device %s round %u: declined: the compressor settings need larger buffers",
@@ -983,13 +990,23 @@ bool DeviceClient::configure_compressor(const protocol::RoundOffer& offer) {
     // Only the encoder changed, which leaves h valid: keep it across init(),
     // in the gradient buffer, which no round uses before training.
     const Span<const float> h = compressor_.error_buffer();
+    const Span<const std::uint16_t> h_fp16 = compressor_.error_buffer_fp16();
     float* copy = gradient_;
-    std::memcpy(copy, h.data(), sizeof(float) * h.size());
-    const std::size_t size = h.size();
+    auto* copy_fp16 = reinterpret_cast<std::uint16_t*>(gradient_);
+    if (!h.empty()) {
+      std::memcpy(copy, h.data(), sizeof(float) * h.size());
+    }
+    if (!h_fp16.empty()) {
+      std::memcpy(copy_fp16, h_fp16.data(), sizeof(std::uint16_t) * h_fp16.size());
+    }
     if (compressor_.init(wanted, Span<std::uint8_t>(compressor_arena_, compressor_arena_bytes_)) != Status::kOk) {
       return false;
     }
-    (void)compressor_.load_error_buffer(Span<const float>(copy, size));
+    if (!h_fp16.empty()) {
+      (void)compressor_.load_error_buffer_fp16(Span<const std::uint16_t>(copy_fp16, h_fp16.size()));
+    } else {
+      (void)compressor_.load_error_buffer(Span<const float>(copy, h.size()));
+    }
     return true;
   }
   if (compressor_.init(wanted, Span<std::uint8_t>(compressor_arena_, compressor_arena_bytes_)) != Status::kOk) {
@@ -1151,7 +1168,7 @@ void DeviceClient::apply_round_decay(std::uint32_t round_id) {
   if (config_.round_decay >= 1.0f || !has_last_round_ || round_id <= last_round_ + 1u || round_id <= last_round_) {
     return;
   }
-  if (compressor_.error_buffer().empty()) {
+  if (!compressor_.keeps_error_buffer()) {
     return;
   }
   const std::uint32_t missed = round_id - last_round_ - 1u;

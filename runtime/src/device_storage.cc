@@ -17,18 +17,29 @@ namespace ecq {
 namespace {
 
 constexpr std::uint8_t kBlobMagic[4] = {'E', 'C', 'Q', 'H'};
-constexpr std::uint8_t kBlobVersion = 1;
-constexpr std::size_t kBlobHeaderBytes = 44;
+// Version 2 added the element type at offset 44. Version 1 blobs, with a
+// 44-byte header and fp32 elements, are still read.
+constexpr std::uint8_t kBlobVersion = 2;
+constexpr std::size_t kBlobHeaderBytes = 48;
+constexpr std::size_t kBlobHeaderBytesV1 = 44;
+constexpr std::size_t kElementTypeOffset = 44;
 constexpr std::size_t kCounterBlobBytes = 12;
 // Update ids reserved per storage write, so flash sees one write per block.
 constexpr std::uint64_t kUpdateIdBlock = 1024;
 
 bool storage_enabled(const DeviceConfig& config) { return config.storage_prefix[0] != '\0'; }
 
+std::size_t header_bytes(std::uint8_t version) { return version == 1 ? kBlobHeaderBytesV1 : kBlobHeaderBytes; }
+
+// Returns the size a blob of `version` must have for `parameters` elements.
+std::size_t blob_bytes_read(std::uint8_t version, std::uint32_t parameters, ErrorBufferType type) {
+  return DeviceClient::error_blob_bytes(parameters, type) - kBlobHeaderBytes + header_bytes(version);
+}
+
 }  // namespace
 
-std::size_t DeviceClient::error_blob_bytes(std::uint32_t parameters) {
-  return kBlobHeaderBytes + sizeof(float) * static_cast<std::size_t>(parameters) + 4;
+std::size_t DeviceClient::error_blob_bytes(std::uint32_t parameters, ErrorBufferType type) {
+  return kBlobHeaderBytes + error_buffer_element_bytes(type) * static_cast<std::size_t>(parameters) + 4;
 }
 
 bool DeviceClient::same_error_settings(const CompressorConfig& a, const CompressorConfig& b) {
@@ -38,6 +49,9 @@ bool DeviceClient::same_error_settings(const CompressorConfig& a, const Compress
   if (a.method != Method::kFp32 &&
       (a.quantizer.bucket_size != b.quantizer.bucket_size || a.quantizer.levels != b.quantizer.levels ||
        a.quantizer.norm != b.quantizer.norm)) {
+    return false;
+  }
+  if ((a.method == Method::kEf || a.method == Method::kEcq) && a.error_buffer != b.error_buffer) {
     return false;
   }
   if (a.method == Method::kEcq) {
@@ -115,16 +129,13 @@ std::uint64_t DeviceClient::next_update_id() {
 }
 
 // Blob layout, little-endian (docs/device.md):
-//   0 magic "ECQH", 4 version 1, 5 model kind, 6 bias, 7 method,
+//   0 magic "ECQH", 4 version 2, 5 model kind, 6 bias, 7 method,
 //   8 inputs, 12 classes, 16 hidden, 20 bucket size, 24 levels, 25 norm,
 //   26 use default compensation, 27 has last round, 28 alpha, 32 beta,
-//   36 dimension, 40 last round id, 44 h[dimension] as f32, then CRC-32C.
+//   36 dimension, 40 last round id, 44 element type (0 f32, 1 f16),
+//   45 three zero bytes, 48 h[dimension], then CRC-32C.
 void DeviceClient::save_error_buffer() {
-  if (!storage_enabled(config_) || !compressor_ready_) {
-    return;
-  }
-  const Span<const float> h = compressor_.error_buffer();
-  if (h.empty()) {
+  if (!storage_enabled(config_) || !compressor_ready_ || !compressor_.keeps_error_buffer()) {
     return;  // fp32 and qsgd keep no error buffer
   }
   const CompressorConfig& c = compressor_.config();
@@ -147,10 +158,17 @@ void DeviceClient::save_error_buffer() {
   detail::store_f32(blob + 32, c.compensation.beta);
   detail::store_u32(blob + 36, parameters_);
   detail::store_u32(blob + 40, last_round_);
+  blob[kElementTypeOffset] = static_cast<std::uint8_t>(c.error_buffer);
+  const Span<const float> h = compressor_.error_buffer();
   for (std::size_t i = 0; i < h.size(); ++i) {
     detail::store_f32(blob + kBlobHeaderBytes + 4 * i, h[i]);
   }
-  const std::size_t size = error_blob_bytes(parameters_);
+  const Span<const std::uint16_t> h_fp16 = compressor_.error_buffer_fp16();
+  for (std::size_t i = 0; i < h_fp16.size(); ++i) {
+    blob[kBlobHeaderBytes + 2 * i] = static_cast<std::uint8_t>(h_fp16[i]);
+    blob[kBlobHeaderBytes + 2 * i + 1] = static_cast<std::uint8_t>(h_fp16[i] >> 8);
+  }
+  const std::size_t size = error_blob_bytes(parameters_, c.error_buffer);
   detail::store_u32(blob + size - 4, crc32c(blob, size - 4));
   const port::PortStatus written = port::storage_write(error_blob_, blob, size);
   if (written != port::PortStatus::kOk) {
@@ -180,10 +198,17 @@ void DeviceClient::restore_error_buffer() {
   if (read != port::PortStatus::kOk) {
     problem = "it could not be read or is larger than this model's blob";
   } else if (size < kBlobHeaderBytes + 4 || std::memcmp(blob, kBlobMagic, sizeof kBlobMagic) != 0 ||
-             blob[4] != kBlobVersion) {
-    problem = "it is not an error-buffer blob of format version 1";
+             (blob[4] != kBlobVersion && blob[4] != 1)) {
+    problem = "it is not an error-buffer blob of format version 1 or 2";
   } else if (crc32c(blob, size - 4) != detail::load_u32(blob + size - 4)) {
     problem = "its CRC-32C does not match";
+  } else if (blob[4] == 1 && config_.error_buffer != ErrorBufferType::kFp32) {
+    problem = "it stores fp32 elements (format version 1) but this device keeps an fp16 error buffer";
+  } else if (blob[4] == kBlobVersion && blob[kElementTypeOffset] != static_cast<std::uint8_t>(config_.error_buffer)) {
+    problem = config_.error_buffer == ErrorBufferType::kFp16
+                  ? "it stores fp32 elements but this device keeps an fp16 error buffer"
+                  : "it stores elements other than fp32 (fp16, or an unknown type) but this device keeps an fp32 "
+                    "error buffer";
   } else {
     ModelShape shape;
     shape.kind = static_cast<ModelKind>(blob[5]);
@@ -196,7 +221,7 @@ void DeviceClient::restore_error_buffer() {
     if (shape.kind != mine.kind || shape.inputs != mine.inputs || (classified && shape.classes != mine.classes) ||
         (mine.kind == ModelKind::kMlp && shape.hidden != mine.hidden) ||
         (mine.kind != ModelKind::kMlp && shape.bias != mine.bias) || detail::load_u32(blob + 36) != parameters_ ||
-        size != error_blob_bytes(parameters_)) {
+        size != blob_bytes_read(blob[4], parameters_, config_.error_buffer)) {
       problem = "it belongs to another model shape";
     }
   }
@@ -206,7 +231,9 @@ void DeviceClient::restore_error_buffer() {
     return;
   }
   restored_.present = true;
+  restored_.header_bytes = header_bytes(blob[4]);
   restored_.config.dimension = parameters_;
+  restored_.config.error_buffer = config_.error_buffer;
   restored_.config.method = static_cast<Method>(blob[7]);
   restored_.config.quantizer.bucket_size = detail::load_u32(blob + 20);
   restored_.config.quantizer.levels = blob[24];
@@ -233,11 +260,15 @@ void DeviceClient::apply_restored_error_buffer(std::uint32_t round_id) {
                 restored_.config.quantizer.bucket_size, restored_.config.quantizer.levels);
     return;
   }
-  // The floats start at offset 44 of the 64-byte aligned gradient buffer, so
-  // they are aligned for float access; the port stored them little-endian,
-  // the layout of every supported target.
-  const Span<const float> values(detail::arena_array<float>(blob_buffer() + kBlobHeaderBytes), parameters_);
-  const Status loaded = compressor_.load_error_buffer(values);
+  // The elements start at offset 48 (44 in version 1) of the 64-byte aligned
+  // gradient buffer, so they are aligned for their type. The port stored them
+  // little-endian, the layout of every supported target.
+  const std::uint8_t* elements = blob_buffer() + restored_.header_bytes;
+  const Status loaded =
+      compressor_.config().error_buffer == ErrorBufferType::kFp16
+          ? compressor_.load_error_buffer_fp16(
+                Span<const std::uint16_t>(detail::arena_array<std::uint16_t>(elements), parameters_))
+          : compressor_.load_error_buffer(Span<const float>(detail::arena_array<float>(elements), parameters_));
   if (loaded != Status::kOk) {
     log_message(LogLevel::kWarning, "device %s round %u: discarded the saved error buffer: %s", config_.device_id,
                 round_id, status_name(loaded));

@@ -30,7 +30,7 @@ namespace {
 // ---------------------------------------------------------------------------
 
 void scan_scalar(const float* g, const float* h, std::uint32_t n, float alpha, float beta, BucketScan* out) {
-  BucketScan result{{0, 0, 0, 0, 0, 0, 0, 0}, 0.0f, 0.0f, false};
+  BucketScan result = *out;
   for (std::uint32_t j = 0; j < n; ++j) {
     const float raw_g = g[j];
     const float raw_h = h != nullptr ? h[j] : 0.0f;

@@ -66,10 +66,10 @@ class BucketCursor {
 
 /// Sums and maxima of one bucket that the scan pass collects.
 struct BucketScan {
-  double lanes[8];        ///< sum of v^2 for elements j with j % 8 == lane
-  float max_abs;          ///< max |v|
-  float max_error_bound;  ///< max |g| + beta |h|
-  bool non_finite;        ///< some g, h or v was NaN or Inf
+  double lanes[8] = {};          ///< sum of v^2 for elements j with j % 8 == lane
+  float max_abs = 0.0f;          ///< max |v|
+  float max_error_bound = 0.0f;  ///< max |g| + beta |h|
+  bool non_finite = false;       ///< some g, h or v was NaN or Inf
 };
 
 /// Parameters of one bucket segment for the quantizer.
@@ -83,7 +83,12 @@ struct SegmentParams {
 };
 
 struct Kernels {
-  /// Scans n elements of a bucket (h may be null: treated as zeros).
+  /// Scans n elements of a bucket (h may be null: treated as zeros) and
+  /// merges them into *out. *out must contain the scan of the bucket's
+  /// earlier elements, or be a zero BucketScan at the bucket's start. Element
+  /// j of the call adds to lane j % 8, so a bucket scanned in pieces whose
+  /// sizes are multiples of 8 gives the same sums, in the same order, as one
+  /// call.
   void (*scan)(const float* g, const float* h, std::uint32_t n, float alpha, float beta, BucketScan* out);
   /// Fills out[0..64) with the uniforms of group `group` of the stream.
   void (*group_uniforms)(const StreamKey& key, std::uint32_t group, float* out);

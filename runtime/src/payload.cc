@@ -5,6 +5,7 @@
 
 #include "bits.h"
 #include "ecq/runtime/crc32c.h"
+#include "ecq/runtime/half.h"
 #include "ecq/runtime/rans.h"
 #include "kernels.h"
 
@@ -256,6 +257,38 @@ Status check_rans_symbols(const PayloadView& view, std::size_t body_offset, Erro
   return Status::kOk;
 }
 
+// Calls visit(begin, n, factor, codes) for each run of elements
+// [begin, begin + n) of a quantized payload that shares one bucket and one
+// group, from group `first_group` on: element begin + j decodes to
+// factor * (codes[j] - s), where factor = weight * the bucket's level step.
+template <typename Visit>
+void visit_symbol_pieces(const PayloadView& view, float weight, std::uint32_t first_group, Visit visit) {
+  const std::uint32_t dimension = view.dimension();
+  const std::uint32_t bucket = view.bucket_size();
+  const std::uint32_t first_element = first_group * detail::kGroupElements;
+  if (first_element >= dimension) {
+    return;
+  }
+  SymbolSource source(view);
+  std::uint8_t codes[detail::kGroupElements];
+  std::uint32_t factor_bucket = UINT32_MAX;
+  float factor = 0.0f;
+  detail::BucketCursor cursor(bucket, dimension, first_element / bucket);
+  detail::for_each_group(
+      dimension,
+      [&](std::uint32_t group, std::uint32_t first, std::uint32_t count) {
+        source.read_group(group, count, codes);
+        cursor.pieces(first, count, [&](std::uint32_t k, std::uint32_t begin, std::uint32_t end) {
+          if (k != factor_bucket) {
+            factor = weight * detail::level_step(view.scale(k), view.levels());
+            factor_bucket = k;
+          }
+          visit(begin, end - begin, factor, codes + (begin - first));
+        });
+      },
+      first_group);
+}
+
 // Adds weight * decoded (or stores decoded when `store`) into out[0..dimension),
 // flushing results below the normal float range when `flush_results`.
 void apply_payload(const PayloadView& view, float weight, float* out, bool store, bool flush_results) {
@@ -287,44 +320,24 @@ void apply_payload(const PayloadView& view, float weight, float* out, bool store
     first_group = whole_buckets * groups_per_bucket;
   }
 
-  SymbolSource source(view);
-  std::uint8_t codes[detail::kGroupElements];
-  std::uint32_t factor_bucket = UINT32_MAX;
-  float factor = 0.0f;
-  const std::uint32_t first_element = first_group * detail::kGroupElements;
-  if (first_element >= dimension) {
-    return;
-  }
-  detail::BucketCursor cursor(bucket, dimension, first_element / bucket);
-  detail::for_each_group(
-      dimension,
-      [&](std::uint32_t group, std::uint32_t first, std::uint32_t count) {
-        source.read_group(group, count, codes);
-        cursor.pieces(first, count, [&](std::uint32_t k, std::uint32_t begin, std::uint32_t end) {
-          if (k != factor_bucket) {
-            factor = weight * detail::level_step(view.scale(k), view.levels());
-            factor_bucket = k;
-          }
-          const std::uint8_t* __restrict piece = codes + (begin - first);
-          float* __restrict target = out + begin;
-          const std::uint32_t n = end - begin;
-          if (store) {
-            for (std::uint32_t j = 0; j < n; ++j) {
-              target[j] = factor * (static_cast<float>(piece[j]) - offset);
-            }
-          } else {
-            for (std::uint32_t j = 0; j < n; ++j) {
-              target[j] += factor * (static_cast<float>(piece[j]) - offset);
-            }
-          }
-          if (flush_results) {
-            for (std::uint32_t j = 0; j < n; ++j) {
-              target[j] = detail::flush(target[j]);
-            }
-          }
-        });
-      },
-      first_group);
+  visit_symbol_pieces(view, weight, first_group,
+                      [&](std::uint32_t begin, std::uint32_t n, float factor, const std::uint8_t* piece) {
+                        float* __restrict target = out + begin;
+                        if (store) {
+                          for (std::uint32_t j = 0; j < n; ++j) {
+                            target[j] = factor * (static_cast<float>(piece[j]) - offset);
+                          }
+                        } else {
+                          for (std::uint32_t j = 0; j < n; ++j) {
+                            target[j] += factor * (static_cast<float>(piece[j]) - offset);
+                          }
+                        }
+                        if (flush_results) {
+                          for (std::uint32_t j = 0; j < n; ++j) {
+                            target[j] = detail::flush(target[j]);
+                          }
+                        }
+                      });
 }
 
 }  // namespace
@@ -452,6 +465,34 @@ namespace detail {
 // Used by Compressor::rollback(): adds the decoded payload with every result
 // below the normal range flushed to 0, as the compressor's own arithmetic does.
 void add_payload_flushed(const PayloadView& view, float* sum) { apply_payload(view, 1.0f, sum, false, true); }
+
+// The same for an fp16 error buffer: each element is widened, gets the
+// decoded value added and flushed, and is rounded back to nearest even. A sum
+// that would round to Inf is held at +-65504 instead, so that a rollback never
+// leaves a non-finite h: compress() keeps |h| within 65504 but the rounded sum
+// can exceed it by up to half a unit of the last place.
+void add_payload_flushed_fp16(const PayloadView& view, std::uint16_t* sum) {
+  const auto add = [sum](std::uint32_t i, float value) {
+    std::uint16_t result = half_from_float(flush(half_to_float(sum[i]) + value));
+    if (half_non_finite(result)) {
+      result = static_cast<std::uint16_t>((result & 0x8000u) | kHalfMaxBits);
+    }
+    sum[i] = result;
+  };
+  if (view.encoding() == Encoding::kRawFp32) {
+    for (std::uint32_t i = 0; i < view.dimension(); ++i) {
+      add(i, load_f32(view.body() + 4u * i));
+    }
+    return;
+  }
+  const auto offset = static_cast<float>(view.levels());
+  visit_symbol_pieces(view, 1.0f, 0,
+                      [&](std::uint32_t begin, std::uint32_t n, float factor, const std::uint8_t* piece) {
+                        for (std::uint32_t j = 0; j < n; ++j) {
+                          add(begin + j, factor * (static_cast<float>(piece[j]) - offset));
+                        }
+                      });
+}
 
 }  // namespace detail
 }  // namespace ecq

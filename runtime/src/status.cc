@@ -1,5 +1,6 @@
 #include "ecq/runtime/status.h"
 
+#include <cfloat>
 #include <cstdarg>
 
 #include "ecq/runtime/format.h"
@@ -110,8 +111,7 @@ std::size_t describe_error(const ErrorInfo& error, char* buffer, std::size_t cap
     case Status::kNonFiniteInput:
       append(buffer, capacity, &used,
              "%s %llu is %g (not finite): the step was rejected and nothing was changed; check the input data, the "
-             "learning rate and the loss"
-             "learning rate and input data",
+             "learning rate and the loss",
              subject != nullptr ? subject : "element", position, error.found);
       break;
     case Status::kScaleOverflow:
@@ -121,6 +121,14 @@ std::size_t describe_error(const ErrorInfo& error, char* buffer, std::size_t cap
           position, error.found, error.limit);
       break;
     case Status::kErrorBufferOverflow:
+      if (error.limit < static_cast<double>(FLT_MAX)) {
+        // The limit of an fp16 error buffer, 65504.
+        append(buffer, capacity, &used,
+               "%s %llu would put %.9g into the fp16 error buffer, above its maximum %.9g: nothing was changed; "
+               "lower the learning rate, clip gradients or keep the error buffer in fp32",
+               subject != nullptr ? subject : "bucket", position, error.found, error.limit);
+        break;
+      }
       append(buffer, capacity, &used,
              "bucket %llu could push the error buffer to %.9g, above the float maximum %.9g: the step was rejected; "
              "lower the learning rate or clip gradients",

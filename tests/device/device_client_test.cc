@@ -11,6 +11,7 @@
 #include "device_rig.h"
 #include "ecq/port/posix.h"
 #include "ecq/port/storage.h"
+#include "ecq/runtime/crc32c.h"
 #include "ecq/runtime/philox.h"
 #include "ecq/runtime/trainer.h"
 #include "temp_dir.h"
@@ -732,6 +733,157 @@ TEST_CASE("device saves and restores the error buffer") {
     CHECK(test::log_contains("CRC-32C"));
   }
   port::set_storage_directory(nullptr);
+}
+
+// Runs two committed rounds with save_every = 2, so the device saves its
+// error buffer once, and returns the buffer it saved.
+std::vector<float> save_two_rounds(const DeviceConfig& config) {
+  DeviceRig rig(config);
+  rig.connect();
+  protocol::UpdateChunk first;
+  for (std::uint32_t round = 1; round <= 2; ++round) {
+    rig.coordinator->frames().clear();
+    (void)upload_round(rig, small_offer(round), small_model(round), &first);
+    rig.coordinator->verdict(round, first.update_id, true, VerdictReason::kNone);
+    rig.run();
+  }
+  CHECK(rig.client.counters().error_buffer_saves == 1);
+  return rig.error_buffer();
+}
+
+// Starts a device with `config` on the saved blob and returns its error
+// buffer after the first offer loaded (or discarded) the blob.
+std::vector<float> restore_on_offer(const DeviceConfig& config) {
+  DeviceRig rig(config);
+  rig.connect();
+  rig.coordinator->send(MessageType::kRoundOffer, small_offer(3), protocol::encode_round_offer);
+  rig.run();
+  CHECK(rig.client.state() == DeviceState::kDownload);
+  return rig.error_buffer();
+}
+
+bool all_zero(const std::vector<float>& values) {
+  for (float value : values) {
+    if (value != 0.0f) return false;
+  }
+  return !values.empty();
+}
+
+TEST_CASE("device fp16 error buffer persists") {
+  test::TempDir directory("ecq-device-test");
+  port::set_storage_directory(directory.path("storage").c_str());
+  DeviceConfig full = small_config();
+  std::strcpy(full.storage_prefix, "persist-");
+  full.save_every = 2;
+  DeviceConfig half = full;
+  half.error_buffer = ErrorBufferType::kFp16;
+
+  SUBCASE("fp16 blob restores exactly") {
+    const std::vector<float> saved = save_two_rounds(half);
+    REQUIRE_FALSE(all_zero(saved));
+    std::size_t size = 0;
+    std::vector<std::uint8_t> blob(DeviceClient::error_blob_bytes(21));
+    REQUIRE(port::storage_read("persist-error-buffer", blob.data(), blob.size(), &size) == port::PortStatus::kOk);
+    CHECK(size == DeviceClient::error_blob_bytes(21, ErrorBufferType::kFp16));
+    CHECK(size == 48 + 2 * 21 + 4);
+    CHECK(blob[4] == 2);   // format version
+    CHECK(blob[44] == 1);  // element type fp16
+    CHECK(restore_on_offer(half) == saved);
+  }
+  SUBCASE("other element type is discarded") {
+    struct Case {
+      const DeviceConfig* saving;
+      const DeviceConfig* restoring;
+      const char* reason;
+    };
+    const Case cases[] = {
+        {&half, &full, "it stores elements other than fp32 (fp16, or an unknown type) but this device keeps an fp32"},
+        {&full, &half, "it stores fp32 elements but this device keeps an fp16 error buffer"},
+    };
+    for (const Case& c : cases) {
+      CAPTURE(c.reason);
+      (void)save_two_rounds(*c.saving);
+      test::captured_log().clear();
+      set_log_sink(test::capture_log);
+      const std::vector<float> restored = restore_on_offer(*c.restoring);
+      set_log_sink(nullptr);
+      CHECK(all_zero(restored));
+      CHECK(test::log_contains("discarded the saved error buffer"));
+      CHECK(test::log_contains(c.reason));
+    }
+  }
+  SUBCASE("version 1 blob restores as fp32") {
+    const std::vector<float> saved = save_two_rounds(full);
+    std::size_t size = 0;
+    std::vector<std::uint8_t> blob(DeviceClient::error_blob_bytes(21));
+    REQUIRE(port::storage_read("persist-error-buffer", blob.data(), blob.size(), &size) == port::PortStatus::kOk);
+    REQUIRE(size == 48 + 4 * 21 + 4);
+    // Version 1: no element type, the floats start at offset 44.
+    std::vector<std::uint8_t> old(blob.begin(), blob.begin() + 44);
+    old.insert(old.end(), blob.begin() + 48, blob.begin() + static_cast<std::ptrdiff_t>(size) - 4);
+    old[4] = 1;
+    const std::uint32_t crc = crc32c(old.data(), old.size());
+    for (int shift = 0; shift < 32; shift += 8) {
+      old.push_back(static_cast<std::uint8_t>(crc >> shift));
+    }
+    REQUIRE(port::storage_write("persist-error-buffer", old.data(), old.size()) == port::PortStatus::kOk);
+    CHECK(restore_on_offer(full) == saved);
+    test::captured_log().clear();
+    set_log_sink(test::capture_log);
+    CHECK(all_zero(restore_on_offer(half)));
+    set_log_sink(nullptr);
+    CHECK(test::log_contains("format version 1"));
+  }
+  port::set_storage_directory(nullptr);
+}
+
+TEST_CASE("device fp16 footprint is smaller") {
+  DeviceConfig half_config = small_config();
+  half_config.error_buffer = ErrorBufferType::kFp16;
+  DeviceRig full(small_config());
+  DeviceRig half(half_config);
+  // 21 parameters: 84 bytes of fp32 error buffer against 42 of fp16, each
+  // rounded up to the 64-byte alignment of the arena.
+  CHECK(half.client.footprint().compressor < full.client.footprint().compressor);
+  CHECK(half.client.footprint().total < full.client.footprint().total);
+  CHECK(half.client.footprint().payload == full.client.footprint().payload);
+
+  DeviceConfig bad = small_config();
+  bad.error_buffer = static_cast<ErrorBufferType>(5);
+  CHECK(DeviceClient::validate_config(bad) == Status::kInvalidArgument);
+}
+
+TEST_CASE("device fp16 round decay and rollback") {
+  DeviceConfig config = small_config();
+  config.error_buffer = ErrorBufferType::kFp16;
+  config.round_decay = 0.5f;
+  DeviceRig rig(config);
+  test::CyclicData replay(6, 40, 7);
+  rig.connect();
+  protocol::UpdateChunk first;
+  (void)upload_round(rig, small_offer(10), small_model(1), &first);
+  (void)replay.next(5);
+  rig.coordinator->verdict(10, first.update_id, true, VerdictReason::kNone);
+  rig.run();
+  const std::vector<float> h1 = rig.error_buffer();
+  REQUIRE_FALSE(all_zero(h1));
+  const float beta = rig.client.compressor().compensation().beta;
+
+  // Round 13 after round 10 scales h by 0.25 first; the rollback then leaves
+  // beta * 0.25 * h1 + g, each step rounded to binary16 (relative error
+  // 2^-11 per rounding).
+  rig.coordinator->frames().clear();
+  (void)upload_round(rig, small_offer(13), small_model(2), &first);
+  const std::vector<float> g = reference_gradient(config.shape, small_model(2), replay.next(5));
+  rig.coordinator->verdict(13, first.update_id, false, VerdictReason::kRoundClosed);
+  rig.run();
+  CHECK(rig.client.counters().updates_not_applied == 1);
+  const std::vector<float> h = rig.error_buffer();
+  REQUIRE(h.size() == h1.size());
+  for (std::size_t i = 0; i < h.size(); ++i) {
+    const float expected = beta * 0.25f * h1[i] + g[i];
+    CHECK(h[i] == doctest::Approx(expected).epsilon(2e-3).scale(1e-3));
+  }
 }
 
 TEST_CASE("device round decay scales the error buffer") {

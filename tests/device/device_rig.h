@@ -269,9 +269,16 @@ struct DeviceRig {
     return false;
   }
 
+  /// The error buffer as floats, fp32 or fp16; empty when there is none.
   std::vector<float> error_buffer() const {
-    const Span<const float> h = client.compressor().error_buffer();
-    return std::vector<float>(h.begin(), h.end());
+    const Compressor& compressor = client.compressor();
+    std::vector<float> values;
+    if (compressor.keeps_error_buffer()) {
+      for (std::size_t i = 0; i < compressor.dimension(); ++i) {
+        values.push_back(compressor.error_value(i));
+      }
+    }
+    return values;
   }
 
   DeviceConfig config;

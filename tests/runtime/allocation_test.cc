@@ -41,41 +41,45 @@ TEST_CASE("allocation counter sees allocations") {
 TEST_CASE("compress path allocates nothing") {
   for (Method method : {Method::kFp32, Method::kQsgd, Method::kEf, Method::kEcq}) {
     for (EncoderChoice encoder : {EncoderChoice::kFixedWidth, EncoderChoice::kAuto, EncoderChoice::kEntropy}) {
-      const CompressorConfig config = make_config(50000, method, 512, 2, NormKind::kL2, encoder);
-      std::vector<std::uint8_t> arena(Compressor::required_arena_bytes(config));
-      std::vector<std::uint8_t> payload(Compressor::max_payload_bytes(config));
-      std::vector<float> gradient = test::gaussian_vector(config.dimension, 1);
-      std::vector<float> sum(config.dimension, 0.0f);
-      Compressor compressor;
-      REQUIRE(compressor.init(config, Span<std::uint8_t>(arena.data(), arena.size())) == Status::kOk);
+      for (ErrorBufferType error_buffer : {ErrorBufferType::kFp32, ErrorBufferType::kFp16}) {
+        CompressorConfig config = make_config(50000, method, 512, 2, NormKind::kL2, encoder);
+        config.error_buffer = error_buffer;
+        std::vector<std::uint8_t> arena(Compressor::required_arena_bytes(config));
+        std::vector<std::uint8_t> payload(Compressor::max_payload_bytes(config));
+        std::vector<float> gradient = test::gaussian_vector(config.dimension, 1);
+        std::vector<float> sum(config.dimension, 0.0f);
+        Compressor compressor;
+        REQUIRE(compressor.init(config, Span<std::uint8_t>(arena.data(), arena.size())) == Status::kOk);
 
-      const long before = allocation_count();
-      std::size_t size = 0;
-      Status status = Status::kOk;
-      for (std::uint32_t round = 0; round < 3 && status == Status::kOk; ++round) {
-        status = compressor.compress(Span<const float>(gradient.data(), gradient.size()), StreamKey{1, 2, round},
-                                     Span<std::uint8_t>(payload.data(), payload.size()), &size);
+        const long before = allocation_count();
+        std::size_t size = 0;
+        Status status = Status::kOk;
+        for (std::uint32_t round = 0; round < 3 && status == Status::kOk; ++round) {
+          status = compressor.compress(Span<const float>(gradient.data(), gradient.size()), StreamKey{1, 2, round},
+                                       Span<std::uint8_t>(payload.data(), payload.size()), &size);
+        }
+        const Span<const std::uint8_t> bytes(payload.data(), size);
+        PayloadView view;
+        const Status validated = validate_payload(bytes, DecodeLimits{}, &view);
+        const Status accumulated = accumulate_payload(view, 0.25f, Span<float>(sum.data(), sum.size()));
+        const Status decoded = decode_payload(view, Span<float>(sum.data(), sum.size()));
+        const Status rolled_back = compressor.rollback(bytes);
+        gradient[7] = -gradient[7] * 0.0f / 0.0f;  // NaN: the rejection path must not allocate either
+        const Status rejected = compressor.compress(Span<const float>(gradient.data(), gradient.size()), StreamKey{},
+                                                    Span<std::uint8_t>(payload.data(), payload.size()), &size);
+        const long allocations = allocation_count() - before;
+
+        CAPTURE(method_name(method));
+        CAPTURE(static_cast<int>(encoder));
+        CAPTURE(error_buffer_type_name(error_buffer));
+        CHECK(status == Status::kOk);
+        CHECK(validated == Status::kOk);
+        CHECK(accumulated == Status::kOk);
+        CHECK(decoded == Status::kOk);
+        CHECK(rolled_back == Status::kOk);
+        CHECK(rejected == Status::kNonFiniteInput);
+        CHECK(allocations == 0);
       }
-      const Span<const std::uint8_t> bytes(payload.data(), size);
-      PayloadView view;
-      const Status validated = validate_payload(bytes, DecodeLimits{}, &view);
-      const Status accumulated = accumulate_payload(view, 0.25f, Span<float>(sum.data(), sum.size()));
-      const Status decoded = decode_payload(view, Span<float>(sum.data(), sum.size()));
-      const Status rolled_back = compressor.rollback(bytes);
-      gradient[7] = -gradient[7] * 0.0f / 0.0f;  // NaN: the rejection path must not allocate either
-      const Status rejected = compressor.compress(Span<const float>(gradient.data(), gradient.size()), StreamKey{},
-                                                  Span<std::uint8_t>(payload.data(), payload.size()), &size);
-      const long allocations = allocation_count() - before;
-
-      CAPTURE(method_name(method));
-      CAPTURE(static_cast<int>(encoder));
-      CHECK(status == Status::kOk);
-      CHECK(validated == Status::kOk);
-      CHECK(accumulated == Status::kOk);
-      CHECK(decoded == Status::kOk);
-      CHECK(rolled_back == Status::kOk);
-      CHECK(rejected == Status::kNonFiniteInput);
-      CHECK(allocations == 0);
     }
   }
 }

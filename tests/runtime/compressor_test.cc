@@ -148,20 +148,26 @@ TEST_CASE("payload is deterministic") {
 }
 
 TEST_CASE("simd and scalar payloads match") {
-  for (std::uint32_t bucket : {1u, 48u, 512u, 1000u}) {
-    for (std::uint32_t levels : {1u, 2u, 4u, 8u, 32u, 127u}) {
-      CompressorConfig config = make_config(4099, Method::kEcq, bucket, levels);
-      CompressorHarness simd(config);
-      config.simd = false;
-      CompressorHarness scalar(config);
-      CAPTURE(bucket);
-      CAPTURE(levels);
-      for (std::uint32_t round = 0; round < 3; ++round) {
-        const std::vector<float> g = gaussian_vector(config.dimension, round);
-        REQUIRE(simd.step(g, StreamKey{8, 9, round}) == Status::kOk);
-        REQUIRE(scalar.step(g, StreamKey{8, 9, round}) == Status::kOk);
-        CHECK(simd.copy() == scalar.copy());
-        CHECK(simd.error_copy() == scalar.error_copy());
+  for (ErrorBufferType error_buffer : {ErrorBufferType::kFp32, ErrorBufferType::kFp16}) {
+    for (std::uint32_t bucket : {1u, 48u, 512u, 1000u}) {
+      for (std::uint32_t levels : {1u, 2u, 4u, 8u, 32u, 127u}) {
+        CompressorConfig config = make_config(4099, Method::kEcq, bucket, levels);
+        config.error_buffer = error_buffer;
+        CompressorHarness simd(config);
+        config.simd = false;
+        CompressorHarness scalar(config);
+        CAPTURE(error_buffer_type_name(error_buffer));
+        CAPTURE(bucket);
+        CAPTURE(levels);
+        for (std::uint32_t round = 0; round < 3; ++round) {
+          const std::vector<float> g = gaussian_vector(config.dimension, round);
+          REQUIRE(simd.step(g, StreamKey{8, 9, round}) == Status::kOk);
+          REQUIRE(scalar.step(g, StreamKey{8, 9, round}) == Status::kOk);
+          CHECK(simd.copy() == scalar.copy());
+          // Compared as floats: a SIMD kernel may store -0 where the
+          // reference stores +0, which never reaches a payload.
+          CHECK(simd.error_copy() == scalar.error_copy());
+        }
       }
     }
   }
@@ -269,6 +275,24 @@ TEST_CASE("softmax gradient golden checksum") {
   const std::uint32_t payload_crc = crc32c(harness.payload.data(), harness.size - 4);
   MESSAGE("payload crc " << payload_crc);
   CHECK(payload_crc == 1624164660u);
+}
+
+// A golden checksum with the error buffer in fp16: the rounding of h to
+// binary16 after each step feeds the next payload, so the aarch64 and armhf legs of
+// scripts/cross-test check the conversion as well.
+TEST_CASE("payload golden checksum with fp16 error buffer") {
+  CompressorConfig config = make_config(5000, Method::kEcq, 384, 4, NormKind::kL2, EncoderChoice::kAuto);
+  config.use_default_compensation = false;
+  config.compensation = Compensation{0.3f, 0.9f, true};
+  config.error_buffer = ErrorBufferType::kFp16;
+  CompressorHarness harness(config);
+  REQUIRE(harness.init_status == Status::kOk);
+  for (std::uint32_t round = 0; round < 3; ++round) {
+    REQUIRE(harness.step(portable_vector(5000, round), StreamKey{0x1234567890ull, 77, round}) == Status::kOk);
+  }
+  const std::uint32_t crc = crc32c(harness.payload.data(), harness.size - 4);
+  MESSAGE("payload crc " << crc);
+  CHECK(crc == 1369730707u);
 }
 
 TEST_CASE("all-zero bucket") {

@@ -64,9 +64,16 @@ struct CompressorHarness {
     return out;
   }
 
+  /// The error buffer as floats, whatever its storage; empty when the
+  /// method keeps none.
   std::vector<float> error_copy() const {
-    const Span<const float> error = compressor.error_buffer();
-    return std::vector<float>(error.begin(), error.end());
+    std::vector<float> values;
+    if (compressor.keeps_error_buffer()) {
+      for (std::size_t i = 0; i < compressor.dimension(); ++i) {
+        values.push_back(compressor.error_value(i));
+      }
+    }
+    return values;
   }
 
   std::vector<std::uint8_t> arena;

@@ -92,6 +92,42 @@ TEST_CASE("summary json marks divergence without NaN") {
   CHECK(json["runs"].size() == 2);
 }
 
+TEST_CASE("summary json records error buffer") {
+  ecq::sim::RunResult half = make_run("ecq:fp16", 1, 100, {0.7});
+  half.error_buffer = "fp16";
+  ecq::sim::RunResult full = make_run("ecq", 1, 100, {0.7});
+  full.error_buffer = "fp32";
+  const nlohmann::json json = ecq::sim::summary_json({make_run("fp32", 1, 6400, {0.8}), full, half}, {}, {});
+  CHECK(json["compressors"]["fp32"]["error_buffer"].is_null());
+  CHECK(json["compressors"]["ecq"]["error_buffer"] == "fp32");
+  CHECK(json["compressors"]["ecq:fp16"]["error_buffer"] == "fp16");
+  CHECK(json["compressors"]["ecq:fp16"]["compression_ratio"] == doctest::Approx(64.0));
+  REQUIRE(json["runs"].size() == 3);
+  CHECK(json["runs"][0]["error_buffer"].is_null());
+  CHECK(json["runs"][2]["error_buffer"] == "fp16");
+}
+
+TEST_CASE("error buffer range counts fp16 limits") {
+  ecq::sim::ErrorBufferRange range;
+  for (float value : {0.0f, 1e-9f, -1e-5f, 0.25f, -0.5f, 3.0f, 70000.0f}) {
+    range.add(value);
+  }
+  CHECK(range.elements == 7);
+  CHECK(range.zero == 1);
+  CHECK(range.below_fp16_subnormal == 1);  // 1e-9
+  CHECK(range.below_fp16_normal == 2);     // 1e-9 and 1e-5
+  CHECK(range.above_fp16_max == 1);
+  CHECK(range.max_abs == 70000.0);
+  CHECK(range.min_nonzero_abs == doctest::Approx(1e-9));
+  // Exponents of the six nonzero magnitudes: -30, -17, -2, -1, 1, 16.
+  CHECK(range.exponent_quantile(0.5) == -2);
+  CHECK(range.exponent_quantile(1.0) == 16);
+  CHECK(range.exponent_quantile(0.01) == -30);
+
+  const nlohmann::json json = ecq::sim::summary_json({make_run("fp32", 1, 100, {0.5})}, {}, {});
+  CHECK(json["runs"][0]["error_buffer_range"].is_null());
+}
+
 TEST_CASE("table lists every compressor") {
   ecq::sim::RunResult diverged = make_run("ef", 1, 100, {0.3});
   diverged.diverged = true;
@@ -108,11 +144,14 @@ TEST_CASE("metrics csv has a row per round") {
   ecq::test::TempDir dir("ecq-sim-test");
   const std::string path = dir.path("metrics.csv");
   std::string error;
-  REQUIRE(ecq::sim::write_metrics_csv(path, {make_run("ecq", 3, 100, {0.5, 0.6})}, &error));
+  ecq::sim::RunResult run = make_run("ecq", 3, 100, {0.5, 0.6});
+  run.error_buffer = "fp16";
+  REQUIRE(ecq::sim::write_metrics_csv(path, {run, make_run("fp32", 3, 100, {0.7})}, &error));
   const std::string text = read_all(path);
-  CHECK(text.rfind("compressor,seed,round,applied,updates,dropped,uplink_bytes,downlink_bytes,accuracy,loss\n", 0) == 0);
-  CHECK(text.find("ecq,3,10,1,3,0,10,0,0.500000,0.500000\n") != std::string::npos);
-  CHECK(text.find("ecq,3,20,1,3,0,20,0,0.600000,0.400000\n") != std::string::npos);
+  CHECK(text.rfind("compressor,error_buffer,seed,round,applied,updates,dropped,uplink_bytes,downlink_bytes,accuracy,loss\n", 0) == 0);
+  CHECK(text.find("ecq,fp16,3,10,1,3,0,10,0,0.500000,0.500000\n") != std::string::npos);
+  CHECK(text.find("ecq,fp16,3,20,1,3,0,20,0,0.600000,0.400000\n") != std::string::npos);
+  CHECK(text.find("fp32,,3,10,1,3,0,10,0,0.700000,0.300000\n") != std::string::npos);
 
   CHECK_FALSE(ecq::sim::write_metrics_csv(dir.path("missing/metrics.csv"), {}, &error));
   CHECK(error.find("missing/metrics.csv") != std::string::npos);

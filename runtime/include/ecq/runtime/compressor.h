@@ -18,11 +18,14 @@
 // +0, l2 norms summed in double over 8 fixed lanes, and no fused multiply-add
 // (the library is built with -ffp-contract=off). The payload for a given
 // gradient, error buffer and stream key is therefore byte-identical on every
-// architecture, vector width and thread count.
+// architecture, vector width and thread count. An fp16 error buffer
+// (ErrorBufferType::kFp16) is widened to fp32 exactly before this arithmetic
+// and rounded back to nearest even after it.
 
 #include <cstddef>
 #include <cstdint>
 
+#include "ecq/runtime/half.h"
 #include "ecq/runtime/payload.h"
 #include "ecq/runtime/philox.h"
 #include "ecq/runtime/quantizer.h"
@@ -30,6 +33,9 @@
 #include "ecq/runtime/status.h"
 
 namespace ecq {
+namespace detail {
+struct BucketScan;
+}  // namespace detail
 
 /// The compressors ecq offers, all run through the same code path.
 enum class Method : std::uint8_t {
@@ -73,6 +79,26 @@ constexpr double kDefaultStabilityTarget = 0.9;
 /// alpha = 0.125, beta = 0.931.
 Compensation default_compensation(const QuantizerConfig& quantizer);
 
+/// Element type of the error buffer h. Only the device's memory changes: the
+/// arithmetic stays fp32 and the payload format is the same for both.
+enum class ErrorBufferType : std::uint8_t {
+  kFp32 = 0,  ///< 4 bytes per element
+  /// 2 bytes per element, IEEE binary16. Each step widens h to fp32 exactly,
+  /// runs the fp32 arithmetic and rounds the new h to nearest even. |h| must
+  /// stay at or below kHalfMax (65504).
+  kFp16 = 1,
+};
+
+/// Returns "fp32" or "fp16".
+const char* error_buffer_type_name(ErrorBufferType type);
+
+/// Parses "fp32" or "fp16". Returns false for any other text and leaves
+/// `type` unchanged.
+bool parse_error_buffer_type(const char* name, ErrorBufferType* type);
+
+/// Returns the bytes of one error-buffer element: 4 or 2.
+std::size_t error_buffer_element_bytes(ErrorBufferType type);
+
 /// Choice of payload encoding for compress().
 enum class EncoderChoice : std::uint8_t {
   kAuto = 0,        ///< entropy-coded when that is smaller, else fixed width
@@ -89,6 +115,8 @@ struct CompressorConfig {
   Compensation compensation;
   bool use_default_compensation = true;
   EncoderChoice encoder = EncoderChoice::kAuto;
+  /// Storage of h for kEf and kEcq; ignored by the methods that keep none.
+  ErrorBufferType error_buffer = ErrorBufferType::kFp32;
   /// Use the SIMD kernels for this CPU. false runs the scalar reference
   /// kernels, which produce the same bytes more slowly.
   bool simd = true;
@@ -108,9 +136,9 @@ class Compressor {
   Compressor& operator=(const Compressor&) = delete;
 
   /// Returns the arena size init() needs for `config`, or 0 when the
-  /// configuration is invalid. Covers the error buffer (4 bytes per element
-  /// unless the method keeps none) and the entropy coder's scratch (none with
-  /// gradient_as_scratch).
+  /// configuration is invalid. Covers the error buffer (4 or 2 bytes per
+  /// element by `error_buffer`, none for kFp32 and kQsgd) and the entropy
+  /// coder's scratch (none with gradient_as_scratch).
   static std::size_t required_arena_bytes(const CompressorConfig& config);
 
   /// Returns the largest payload compress() can produce for `config`, or 0
@@ -154,19 +182,42 @@ class Compressor {
   /// A no-op for methods without an error buffer.
   [[nodiscard]] Status rollback(Span<const std::uint8_t> payload);
 
-  /// The error buffer h, for persistence. Empty for methods that keep none.
+  /// True for the methods that keep an error buffer (kEf, kEcq).
+  bool keeps_error_buffer() const { return error_ != nullptr || error_half_ != nullptr; }
+
+  /// The fp32 error buffer h, for persistence. Empty for methods that keep
+  /// none and for an fp16 buffer.
   Span<const float> error_buffer() const { return Span<const float>(error_, error_ != nullptr ? dimension() : 0); }
 
+  /// The fp16 error buffer h as binary16 bits, for persistence. Empty unless
+  /// the buffer is fp16.
+  Span<const std::uint16_t> error_buffer_fp16() const {
+    return Span<const std::uint16_t>(error_half_, error_half_ != nullptr ? dimension() : 0);
+  }
+
+  /// Returns element i of h as a float, whatever its storage; i must be below
+  /// dimension() and the method must keep an error buffer.
+  float error_value(std::size_t i) const;
+
   /// Replaces h, e.g. after a restart. Rejects NaN or Inf (kNonFiniteInput)
-  /// and a size other than dimension() (kInvalidArgument), leaving h as it was.
+  /// and a size other than dimension() (kInvalidArgument), leaving h as it
+  /// was. An fp16 buffer stores each value rounded to nearest even and rejects
+  /// a value that rounds to Inf (magnitude 65520 or more) with
+  /// kErrorBufferOverflow (position = element index).
   [[nodiscard]] Status load_error_buffer(Span<const float> values);
+
+  /// Replaces an fp16 h with binary16 bits, exactly. Rejects NaN or Inf
+  /// (kNonFiniteInput), a size other than dimension() and a compressor whose
+  /// buffer is not fp16 (kInvalidArgument), leaving h as it was.
+  [[nodiscard]] Status load_error_buffer_fp16(Span<const std::uint16_t> values);
 
   /// Sets h = 0 and clears the rollback state.
   void reset_error_buffer();
 
-  /// Multiplies h by `factor` in place, e.g. to decay the error of rounds a
-  /// device missed, and clears the rollback state. Rejects a factor outside
-  /// [0, 1] (kInvalidArgument); a no-op for methods that keep no error buffer.
+  /// Multiplies h by `factor` in place, rounding as a step does (to binary16
+  /// for an fp16 buffer), e.g. to decay the error of rounds a device missed,
+  /// and clears the rollback state. Rejects a factor outside [0, 1]
+  /// (kInvalidArgument); a no-op for methods that keep no error buffer.
   [[nodiscard]] Status scale_error_buffer(float factor);
 
   const CompressorConfig& config() const { return config_; }
@@ -179,6 +230,8 @@ class Compressor {
   Status fail(Status status, std::uint64_t position = 0, double found = 0.0, double limit = 0.0,
               const char* subject = nullptr);
   Status scan_buckets(const float* gradient, std::uint8_t* scales);
+  void scan_bucket(const float* gradient, std::uint32_t begin, std::uint32_t count, detail::BucketScan* scan) const;
+  Status check_error_values(std::size_t count);
   Status report_non_finite(const float* gradient, std::uint32_t begin, std::uint32_t count, std::uint32_t bucket);
   void quantize_groups(const float* gradient, const StreamKey& key, const std::uint8_t* scales, std::uint8_t* symbols,
                        std::uint32_t* histogram);
@@ -190,7 +243,8 @@ class Compressor {
   CompressorConfig config_;
   Compensation compensation_;
   bool initialized_ = false;
-  float* error_ = nullptr;           // h, dimension elements, or nullptr
+  float* error_ = nullptr;                  // fp32 h, dimension elements, or nullptr
+  std::uint16_t* error_half_ = nullptr;     // fp16 h as binary16 bits, or nullptr
   std::uint8_t* scratch_ = nullptr;  // entropy coder output
   std::size_t scratch_bytes_ = 0;
   // Rollback state: the CRC and size of the last payload, and whether it can

@@ -66,6 +66,10 @@ struct DeviceConfig {
   /// within these limits.
   std::uint32_t min_bucket_size = 64;
   std::uint32_t max_levels = 127;
+  /// Element type of the error buffer for ef and ecq: kFp16 halves its RAM
+  /// and its storage blob. A local choice, so the coordinator and the payload
+  /// format are unaffected.
+  ErrorBufferType error_buffer = ErrorBufferType::kFp32;
   /// Largest frame body the device receives, in bytes (announced in hello);
   /// sizes the receive buffer. At least protocol::kMaxFixedBodyBytes.
   std::uint32_t max_body_size = 16 * 1024;
@@ -150,7 +154,7 @@ struct DeviceFootprint {
   std::size_t working_model = 0;    ///< parameters during local steps; 0 without allow_local_steps
   std::size_t gradient = 0;         ///< gradient or delta; also the coder scratch and the error-buffer blob
   std::size_t model_scratch = 0;    ///< activations of the model for max_batch rows
-  std::size_t compressor = 0;       ///< error buffer
+  std::size_t compressor = 0;       ///< error buffer (4 or 2 bytes per parameter)
   std::size_t payload = 0;          ///< last payload, kept until its verdict
   std::size_t batch = 0;            ///< features, targets and labels of one batch
   std::size_t receive_frame = 0;    ///< FrameReader buffer and the read scratch
@@ -169,8 +173,9 @@ class DeviceClient {
   static std::size_t required_arena_bytes(const DeviceConfig& config);
 
   /// Returns the size of the stored error-buffer blob for `parameters`
-  /// elements: a 44-byte header, the elements and a CRC-32C (docs/device.md).
-  static std::size_t error_blob_bytes(std::uint32_t parameters);
+  /// elements of `type`: a 48-byte header, the elements and a CRC-32C
+  /// (docs/device.md).
+  static std::size_t error_blob_bytes(std::uint32_t parameters, ErrorBufferType type = ErrorBufferType::kFp32);
 
   /// Returns kOk or kInvalidArgument with `error` naming the bad field.
   [[nodiscard]] static Status validate_config(const DeviceConfig& config, ErrorInfo* error = nullptr);
@@ -245,6 +250,7 @@ class DeviceClient {
   // compressor init whose settings match.
   struct RestoredBuffer {
     bool present = false;
+    std::size_t header_bytes = 0;  // where the elements start in the blob
     CompressorConfig config;
     std::uint32_t last_round = 0;
     bool has_last_round = false;
