@@ -260,7 +260,7 @@ std::string kib(std::size_t bytes) {
 
 void print_device(const DeviceFigures& d) {
   const DeviceFootprint& f = d.footprint;
-  std::printf("%-9s %8zu %8zu %8zu %8zu %8zu %10zu %7.2f %9zu %9zu %9zu\n", d.name.c_str(), f.model,
+  std::printf("%-11s %8zu %8zu %8zu %8zu %8zu %10zu %7.2f %9zu %9zu %9zu\n", d.name.c_str(), f.model,
               f.working_model, f.gradient, f.compressor, f.payload, d.per_parameter_bytes,
               static_cast<double>(d.per_parameter_bytes) / d.parameters, d.batch_bytes, d.frame_bytes, f.total);
 }
@@ -317,15 +317,21 @@ int main(int argc, char** argv) {
   ecq_sgd.methods = ecq::protocol::method_bit(Method::kEcq);
   ecq_sgd.min_bucket_size = options.bucket_size;
   ecq_sgd.max_levels = options.levels;
+  DeviceConfig ecq_sgd_fp16 = ecq_sgd;
+  ecq_sgd_fp16.error_buffer = ecq::ErrorBufferType::kFp16;
   DeviceConfig fedavg = ecq_sgd;
   fedavg.allow_local_steps = true;
+  DeviceConfig fedavg_fp16 = fedavg;
+  fedavg_fp16.error_buffer = ecq::ErrorBufferType::kFp16;
   DeviceConfig defaults = base_config(options);
 
-  std::vector<DeviceFigures> devices(3);
+  std::vector<DeviceFigures> devices(5);
   if (!measure_device("ecq-sgd", "one gradient per round, ECQ-SGD only", ecq_sgd, &devices[0]) ||
       !measure_device("fedavg", "local steps (FedAvg), ECQ-SGD only", fedavg, &devices[1]) ||
+      !measure_device("ecq-fp16", "as ecq-sgd, error buffer in fp16", ecq_sgd_fp16, &devices[2]) ||
+      !measure_device("fedavg-fp16", "as fedavg, error buffer in fp16", fedavg_fp16, &devices[3]) ||
       !measure_device("defaults", "DeviceConfig defaults: every method, local steps, bucket >= 64, s <= 127",
-                      defaults, &devices[2])) {
+                      defaults, &devices[4])) {
     return 1;
   }
 
@@ -351,7 +357,7 @@ int main(int argc, char** argv) {
               "frame bodies %u bytes (bytes, 64-byte alignment included):\n",
               options.inputs, options.classes, parameters, options.levels, options.bucket_size, options.batch,
               options.body_size);
-  std::printf("%-9s %8s %8s %8s %8s %8s %10s %7s %9s %9s %9s\n", "config", "model", "working", "gradient", "error",
+  std::printf("%-11s %8s %8s %8s %8s %8s %10s %7s %9s %9s %9s\n", "config", "model", "working", "gradient", "error",
               "payload", "per-param", "B/param", "batch", "frames", "arena");
   for (const DeviceFigures& d : devices) {
     print_device(d);
