@@ -295,8 +295,9 @@ void Engine::handle_frame(Session& session, const protocol::FrameView& frame, st
         protocol_error(session, error, true);
         return;
       }
-      log_message(LogLevel::kInfo, "device %s sent goodbye (reason %u: %.*s)", session.device_id.c_str(),
-                  static_cast<unsigned>(goodbye.reason), static_cast<int>(goodbye.text_size),
+      log_message(LogLevel::kInfo, "device %s sent goodbye (reason %u, %s%s%.*s)", session.device_id.c_str(),
+                  static_cast<unsigned>(goodbye.reason), protocol::goodbye_reason_name(goodbye.reason),
+                  goodbye.text_size > 0 ? ": " : "", static_cast<int>(goodbye.text_size),
                   goodbye.text != nullptr ? goodbye.text : "");
       const SessionId id = session.id;
       session.output->close();

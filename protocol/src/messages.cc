@@ -281,6 +281,18 @@ const char* message_type_name(std::uint8_t type) {
   }
 }
 
+const char* goodbye_reason_name(GoodbyeReason reason) {
+  switch (reason) {
+    case GoodbyeReason::kNone: return "orderly close";
+    case GoodbyeReason::kShutdown: return "shutdown";
+    case GoodbyeReason::kProtocolError: return "protocol error";
+    case GoodbyeReason::kTimeout: return "timeout";
+    case GoodbyeReason::kIncompatible: return "incompatible";
+    case GoodbyeReason::kUnauthorized: return "unauthorized";
+  }
+  return "unknown";
+}
+
 Status check_message_type(std::uint8_t type, ErrorInfo* error) {
   if (type < static_cast<std::uint8_t>(MessageType::kHello) || type > static_cast<std::uint8_t>(MessageType::kGoodbye)) {
     return wire::report(error, Status::kBadHeaderField, 5, type, 10, "message type must be 1 to 10");

@@ -293,7 +293,7 @@ void add_options(CLI::App& app, Options* o) {
                  "Directory for the saved error buffer and update-id counter (default: ECQ_STORAGE_DIR or ./ecq-storage)");
   app.add_option("--save-every", o->save_every, "Save the error buffer every N committed updates; 0 = never")
       ->capture_default_str();
-  app.add_option("--rounds", o->rounds, "Exit 0 after this many verdicts; 0 = run until SIGINT or SIGTERM")
+  app.add_option("--rounds", o->rounds, "Exit 0 after this many verdicts, taking no further round and sending goodbye; 0 = run until SIGINT or SIGTERM")
       ->capture_default_str();
   app.add_option("--max-body-size", o->max_body_size,
                  "Largest frame body in bytes, both received by the device (announced in hello) and sent in update "
@@ -431,6 +431,12 @@ int drive(ecq::DeviceClient& client, const Options& o, const std::string& host, 
                        static_cast<unsigned long long>(verdicts(client)),
                        static_cast<unsigned long long>(client.counters().updates_applied));
       return 0;
+    }
+    // In its last round the device does not check in again, so no offer is
+    // on its way when it closes: unread bytes would make the close a reset,
+    // which can overtake the goodbye.
+    if (o.rounds != 0 && verdicts(client) + 1 >= o.rounds) {
+      client.set_available(false);
     }
     if (client.wants_connection(now)) {
       connection = std::make_unique<Connection>();

@@ -173,24 +173,6 @@ bool same_shape(const ModelShape& a, const ModelShape& b) {
   return a.bias == b.bias;
 }
 
-const char* goodbye_reason_name(protocol::GoodbyeReason reason) {
-  switch (reason) {
-    case protocol::GoodbyeReason::kNone:
-      return "none";
-    case protocol::GoodbyeReason::kShutdown:
-      return "shutdown";
-    case protocol::GoodbyeReason::kProtocolError:
-      return "protocol error";
-    case protocol::GoodbyeReason::kTimeout:
-      return "timeout";
-    case protocol::GoodbyeReason::kIncompatible:
-      return "incompatible";
-    case protocol::GoodbyeReason::kUnauthorized:
-      return "unauthorized";
-  }
-  return "unknown";
-}
-
 const char* io_status_text(transport::IoStatus status) {
   switch (status) {
     case transport::IoStatus::kOk:

@@ -210,6 +210,10 @@ enum class GoodbyeReason : std::uint16_t {
   kUnauthorized = 5,   ///< the device is not admitted
 };
 
+/// Returns a name such as "shutdown", or "unknown" for a value outside the
+/// enum (decoders accept any reason code).
+const char* goodbye_reason_name(GoodbyeReason reason);
+
 struct Goodbye {
   GoodbyeReason reason = GoodbyeReason::kNone;
   const char* text = nullptr;  ///< UTF-8, not NUL-terminated
