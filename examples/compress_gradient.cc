@@ -24,7 +24,7 @@ int main() {
   std::vector<std::uint8_t> payload(ecq::Compressor::max_payload_bytes(config));
   ecq::Compressor compressor;
   if (compressor.init(config, ecq::Span<std::uint8_t>(arena.data(), arena.size())) != ecq::Status::kOk) {
-    char message[256];
+    char message[ecq::kErrorMessageBytes];
     ecq::describe_error(compressor.last_error(), message, sizeof message);
     std::fprintf(stderr, "init failed: %s\n", message);
     return 1;
@@ -45,7 +45,7 @@ int main() {
     const ecq::StreamKey key{/*seed=*/2024, /*device_id=*/17, round};
     if (compressor.compress(ecq::Span<const float>(gradient.data(), gradient.size()), key,
                             ecq::Span<std::uint8_t>(payload.data(), payload.size()), &size) != ecq::Status::kOk) {
-      char message[256];
+      char message[ecq::kErrorMessageBytes];
       ecq::describe_error(compressor.last_error(), message, sizeof message);
       std::fprintf(stderr, "compress failed: %s\n", message);
       return 1;
@@ -58,7 +58,7 @@ int main() {
     if (ecq::validate_payload(ecq::Span<const std::uint8_t>(payload.data(), size), limits, &view, &error) !=
             ecq::Status::kOk ||
         ecq::decode_payload(view, ecq::Span<float>(decoded.data(), decoded.size())) != ecq::Status::kOk) {
-      char message[256];
+      char message[ecq::kErrorMessageBytes];
       ecq::describe_error(error, message, sizeof message);
       std::fprintf(stderr, "decode failed: %s\n", message);
       return 1;

@@ -604,7 +604,12 @@ Status Compressor::rollback(Span<const std::uint8_t> payload) {
     return Status::kOk;
   }
   if (!rollback_armed_) {
-    return fail(Status::kStalePayload, 0, 0.0, last_crc_,
+    // Name the given payload's checksum when it has one, so the message
+    // shows which payload was offered.
+    const double found = payload.size() >= kPayloadChecksumBytes
+                             ? detail::load_u32(payload.data() + payload.size() - kPayloadChecksumBytes)
+                             : 0.0;
+    return fail(Status::kStalePayload, 0, found, last_crc_,
                 "no payload is waiting for a verdict: none was compressed since init() or the last reset, or it was "
                 "already rolled back");
   }

@@ -53,6 +53,10 @@ struct ErrorInfo {
   const char* context = nullptr;
 };
 
+/// A buffer size that holds every describe_error() message of the runtime in
+/// full (the longest are about 300 characters).
+constexpr std::size_t kErrorMessageBytes = 512;
+
 /// Writes a one-line English description of `error`, with the value and what
 /// to do next, into `buffer` (always NUL-terminated when capacity > 0).
 /// Returns the number of characters the full message needs, as snprintf does.
