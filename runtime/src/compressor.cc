@@ -274,6 +274,25 @@ float Compressor::error_value(std::size_t i) const {
   return error_half_ != nullptr ? half_to_float(error_half_[i]) : error_[i];
 }
 
+Status Compressor::set_encoder(EncoderChoice encoder) {
+  if (!initialized_) {
+    return fail(Status::kNotInitialized);
+  }
+  if (encoder > EncoderChoice::kEntropy) {
+    return fail(Status::kInvalidArgument, 0, static_cast<double>(encoder), 2,
+                "encoder must be kAuto, kFixedWidth or kEntropy");
+  }
+  CompressorConfig changed = config_;
+  changed.encoder = encoder;
+  if (needs_scratch(changed) && !changed.gradient_as_scratch && scratch_ == nullptr) {
+    return fail(Status::kBufferTooSmall, 0, 0, static_cast<double>(fixed_symbol_bytes(changed)),
+                "entropy coder scratch: this compressor was initialized with kFixedWidth; call init() with the new "
+                "encoder instead");
+  }
+  config_ = changed;
+  return Status::kOk;
+}
+
 Status Compressor::scale_error_buffer(float factor) {
   if (!initialized_) {
     return fail(Status::kNotInitialized);

@@ -26,6 +26,12 @@ bool accepts(const DeviceConfig& config, Method method) {
   return (config.methods & protocol::method_bit(method)) != 0;
 }
 
+// The quantizer with the largest payload the device accepts: the smallest
+// bucket and the most levels.
+QuantizerConfig worst_quantizer(const DeviceConfig& config) {
+  return QuantizerConfig{config.min_bucket_size, config.max_levels, NormKind::kL2};
+}
+
 // The compressor configuration that needs the most memory among those the
 // device accepts: an error buffer when ef or ecq is accepted. The entropy
 // coder's scratch lives in the gradient buffer (gradient_as_scratch).
@@ -33,7 +39,7 @@ CompressorConfig worst_compressor(const DeviceConfig& config, std::uint32_t para
   CompressorConfig worst;
   worst.dimension = parameters;
   worst.method = accepts(config, Method::kEcq) || accepts(config, Method::kEf) ? Method::kEcq : Method::kQsgd;
-  worst.quantizer = QuantizerConfig{config.min_bucket_size, config.max_levels, NormKind::kL2};
+  worst.quantizer = worst_quantizer(config);
   worst.encoder = EncoderChoice::kAuto;
   worst.gradient_as_scratch = true;
   worst.error_buffer = config.error_buffer;
@@ -48,14 +54,13 @@ std::size_t payload_buffer_bytes(const DeviceConfig& config, std::uint32_t param
     bytes = raw_payload_bytes(parameters);
   }
   if ((config.methods & ~protocol::method_bit(Method::kFp32)) != 0) {
-    const std::size_t fixed =
-        fixed_width_payload_bytes(parameters, QuantizerConfig{config.min_bucket_size, config.max_levels, NormKind::kL2});
+    const std::size_t fixed = fixed_width_payload_bytes(parameters, worst_quantizer(config));
     bytes = fixed > bytes ? fixed : bytes;
   }
   return bytes;
 }
 
-// The gradient buffer also holds the error-buffer blob while it is saved or
+// The gradient buffer also stages the error-buffer blob while it is saved or
 // restored, when no gradient is in use. It fits an fp32 blob also on an fp16
 // device, so that restoring one is reported as an element type mismatch
 // rather than as an unreadable blob.
@@ -969,27 +974,9 @@ bool DeviceClient::configure_compressor(const protocol::RoundOffer& offer) {
     if (compressor_.config().encoder == wanted.encoder) {
       return true;
     }
-    // Only the encoder changed, which leaves h valid: keep it across init(),
-    // in the gradient buffer, which no round uses before training.
-    const Span<const float> h = compressor_.error_buffer();
-    const Span<const std::uint16_t> h_fp16 = compressor_.error_buffer_fp16();
-    float* copy = gradient_;
-    auto* copy_fp16 = reinterpret_cast<std::uint16_t*>(gradient_);
-    if (!h.empty()) {
-      std::memcpy(copy, h.data(), sizeof(float) * h.size());
-    }
-    if (!h_fp16.empty()) {
-      std::memcpy(copy_fp16, h_fp16.data(), sizeof(std::uint16_t) * h_fp16.size());
-    }
-    if (compressor_.init(wanted, Span<std::uint8_t>(compressor_arena_, compressor_arena_bytes_)) != Status::kOk) {
-      return false;
-    }
-    if (!h_fp16.empty()) {
-      (void)compressor_.load_error_buffer_fp16(Span<const std::uint16_t>(copy_fp16, h_fp16.size()));
-    } else {
-      (void)compressor_.load_error_buffer(Span<const float>(copy, h.size()));
-    }
-    return true;
+    // Only the encoder changed, which leaves h valid. The device's compressor
+    // borrows the gradient as coder scratch, so any encoder fits its arena.
+    return compressor_.set_encoder(wanted.encoder) == Status::kOk;
   }
   if (compressor_.init(wanted, Span<std::uint8_t>(compressor_arena_, compressor_arena_bytes_)) != Status::kOk) {
     char text[200];

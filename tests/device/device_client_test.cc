@@ -853,6 +853,37 @@ TEST_CASE("device fp16 footprint is smaller") {
   CHECK(DeviceClient::validate_config(bad) == Status::kInvalidArgument);
 }
 
+TEST_CASE("device encoder change keeps h") {
+  DeviceRig rig(small_config());
+  test::CyclicData replay(6, 40, 7);
+  rig.connect();
+  protocol::UpdateChunk first;
+  (void)upload_round(rig, small_offer(4), small_model(2), &first);
+  (void)replay.next(5);
+  rig.coordinator->verdict(4, first.update_id, true, VerdictReason::kNone);
+  rig.run();
+  const std::vector<float> h1 = rig.error_buffer();
+  REQUIRE_FALSE(all_zero(h1));
+  const float beta = rig.client.compressor().compensation().beta;
+
+  // The same settings with fixed-width encoding: h carries over, so after
+  // the round h = beta * h1 + g - q rather than g - q.
+  protocol::RoundOffer offer = small_offer(5);
+  offer.compressor.encoder = EncoderChoice::kFixedWidth;
+  rig.coordinator->frames().clear();
+  const std::vector<std::uint8_t> payload = upload_round(rig, offer, small_model(3), &first);
+  const std::vector<float> gradient = reference_gradient(rig.config.shape, small_model(3), replay.next(5));
+  const std::vector<float> decoded = test::decode(payload);
+  REQUIRE(decoded.size() == gradient.size());
+  CHECK(rig.client.counters().error_buffer_resets == 0);
+  CHECK(rig.client.compressor().config().encoder == EncoderChoice::kFixedWidth);
+  const std::vector<float> h = rig.error_buffer();
+  REQUIRE(h.size() == h1.size());
+  for (std::size_t i = 0; i < h.size(); ++i) {
+    CHECK(h[i] == doctest::Approx(beta * h1[i] + gradient[i] - decoded[i]).epsilon(1e-4).scale(1e-4));
+  }
+}
+
 TEST_CASE("device fp16 round decay and rollback") {
   DeviceConfig config = small_config();
   config.error_buffer = ErrorBufferType::kFp16;
@@ -869,8 +900,8 @@ TEST_CASE("device fp16 round decay and rollback") {
   REQUIRE_FALSE(all_zero(h1));
   const float beta = rig.client.compressor().compensation().beta;
 
-  // Round 13 after round 10 scales h by 0.25 first; the rollback then leaves
-  // beta * 0.25 * h1 + g, each step rounded to binary16 (relative error
+  // Round 13 after round 10 scales h by 0.25 first. The rollback then leaves
+  // beta * 0.25 * h1 + g, with each step rounded to binary16 (relative error
   // 2^-11 per rounding).
   rig.coordinator->frames().clear();
   (void)upload_round(rig, small_offer(13), small_model(2), &first);

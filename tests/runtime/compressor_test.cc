@@ -485,6 +485,39 @@ TEST_CASE("gradient as scratch rejects const gradient") {
   CHECK(fixed.step(gaussian_vector(1000, 3), StreamKey{}) == Status::kOk);
 }
 
+TEST_CASE("set encoder keeps error buffer") {
+  CompressorHarness changed(make_config(20000, Method::kEcq, 1024, 2));
+  CompressorHarness fixed(make_config(20000, Method::kEcq, 1024, 2, NormKind::kL2, EncoderChoice::kFixedWidth));
+  REQUIRE(changed.step(gaussian_vector(20000, 31), StreamKey{1, 2, 0}) == Status::kOk);
+  REQUIRE(fixed.step(gaussian_vector(20000, 31), StreamKey{1, 2, 0}) == Status::kOk);
+  REQUIRE(changed.error_copy() == fixed.error_copy());
+
+  REQUIRE(changed.compressor.set_encoder(EncoderChoice::kFixedWidth) == Status::kOk);
+  CHECK(changed.compressor.config().encoder == EncoderChoice::kFixedWidth);
+  CHECK(changed.error_copy() == fixed.error_copy());
+  CHECK(changed.compressor.rollback(changed.bytes()) == Status::kOk);
+  CHECK(fixed.compressor.rollback(fixed.bytes()) == Status::kOk);
+  CHECK(changed.error_copy() == fixed.error_copy());
+
+  REQUIRE(changed.step(gaussian_vector(20000, 32), StreamKey{1, 2, 1}) == Status::kOk);
+  REQUIRE(fixed.step(gaussian_vector(20000, 32), StreamKey{1, 2, 1}) == Status::kOk);
+  CHECK(changed.copy() == fixed.copy());
+}
+
+TEST_CASE("set encoder needs reserved scratch") {
+  CompressorHarness fixed(make_config(1000, Method::kEcq, 512, 4, NormKind::kL2, EncoderChoice::kFixedWidth));
+  REQUIRE(fixed.init_status == Status::kOk);
+  CHECK(fixed.compressor.set_encoder(EncoderChoice::kAuto) == Status::kBufferTooSmall);
+  CHECK(fixed.compressor.config().encoder == EncoderChoice::kFixedWidth);
+  CHECK(fixed.compressor.set_encoder(static_cast<EncoderChoice>(7)) == Status::kInvalidArgument);
+
+  CompressorConfig borrowed = make_config(1000, Method::kEcq, 512, 4, NormKind::kL2, EncoderChoice::kFixedWidth);
+  borrowed.gradient_as_scratch = true;
+  CompressorHarness lender(borrowed);
+  REQUIRE(lender.init_status == Status::kOk);
+  CHECK(lender.compressor.set_encoder(EncoderChoice::kEntropy) == Status::kOk);
+}
+
 TEST_CASE("scale error buffer multiplies h") {
   CompressorHarness harness(make_config(2000, Method::kEcq, 512, 4));
   REQUIRE(harness.step(gaussian_vector(2000, 5), StreamKey{}) == Status::kOk);

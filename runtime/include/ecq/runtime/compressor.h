@@ -121,7 +121,7 @@ struct CompressorConfig {
   /// kernels, which produce the same bytes more slowly.
   bool simd = true;
   /// Let the entropy coder write its stream into the gradient's storage once
-  /// every gradient element has been read, so the arena holds no coder
+  /// every gradient element has been read, so the arena needs no coder
   /// scratch (dimension * bits per symbol / 8 bytes less). Such a compressor
   /// takes its gradients through compress_reusing_gradient().
   bool gradient_as_scratch = false;
@@ -189,8 +189,8 @@ class Compressor {
   /// none and for an fp16 buffer.
   Span<const float> error_buffer() const { return Span<const float>(error_, error_ != nullptr ? dimension() : 0); }
 
-  /// The fp16 error buffer h as binary16 bits, for persistence. Empty unless
-  /// the buffer is fp16.
+  /// Returns the fp16 error buffer h as binary16 bits, for persistence, or an
+  /// empty span unless the buffer is fp16.
   Span<const std::uint16_t> error_buffer_fp16() const {
     return Span<const std::uint16_t>(error_half_, error_half_ != nullptr ? dimension() : 0);
   }
@@ -213,6 +213,13 @@ class Compressor {
 
   /// Sets h = 0 and clears the rollback state.
   void reset_error_buffer();
+
+  /// Changes the payload encoding and keeps h and the rollback state, which
+  /// the encoding does not affect. Fails with kInvalidArgument for an unknown
+  /// choice and with kBufferTooSmall when the new encoder needs coder scratch
+  /// that init() did not reserve (an entropy encoder after kFixedWidth,
+  /// without gradient_as_scratch).
+  [[nodiscard]] Status set_encoder(EncoderChoice encoder);
 
   /// Multiplies h by `factor` in place, rounding as a step does (to binary16
   /// for an fp16 buffer), e.g. to decay the error of rounds a device missed,

@@ -53,8 +53,8 @@ struct ErrorInfo {
   const char* context = nullptr;
 };
 
-/// A buffer size that holds every describe_error() message of the runtime in
-/// full (the longest are about 300 characters).
+/// Buffer size for any describe_error() message of the runtime in full. The
+/// longest message seen was 283 characters, so 512 is an estimate with margin.
 constexpr std::size_t kErrorMessageBytes = 512;
 
 /// Writes a one-line English description of `error`, with the value and what
